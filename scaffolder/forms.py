@@ -1,0 +1,664 @@
+"""Action inputs: one JSON Schema (in pages, Backstage's shape) that builds the form and validates the submission.
+
+Independent of Django: the lead's form views call `form_fields` to render a page, `coerce_form_data` to turn a POST
+into typed values, `page_errors` for inline errors while the user fills a page, and `clean_inputs` on submit.
+Schemas are read as Draft 7 (what Backstage's forms use, and the draft that has `dependencies`) unless they declare
+another `$schema`.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft7Validator, ValidationError, validators
+from jsonschema.exceptions import best_match
+
+from scaffolder.expressions import ExpressionError, evaluate_condition
+
+ENTITY_PICKERS = {"EntityPicker", "OwnerPicker", "OwnedEntityPicker", "MyGroupsPicker", "MultiEntityPicker"}
+_CONDITIONAL_KEYS = ("dependencies", "dependentRequired", "dependentSchemas", "then", "else", "allOf", "anyOf", "oneOf")
+_ENTITY_NAME = re.compile(r"^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$")
+_TYPE_WORDS = {
+    "string": "Must be text.",
+    "integer": "Must be a whole number.",
+    "number": "Must be a number.",
+    "boolean": "Must be true or false.",
+    "array": "Must be a list.",
+    "object": "Must be a group of fields.",
+    "null": "Must be empty.",
+}
+_FORMAT_WORDS = {
+    "email": "Must be an email address.",
+    "uri": "Must be a full URL (https://...).",
+    "date": "Must be a date (YYYY-MM-DD).",
+    "date-time": "Must be a date and time (YYYY-MM-DDTHH:MM:SSZ).",
+    "time": "Must be a time (HH:MM:SS).",
+    "ipv4": "Must be an IPv4 address.",
+    "ipv6": "Must be an IPv6 address.",
+    "hostname": "Must be a host name.",
+    "regex": "Must be a regular expression.",
+}
+_CHARACTER_WORDS = {"a-z": "lowercase letters", "A-Z": "uppercase letters", "0-9": "digits", "\\d": "digits"}
+_CHARACTER_WORDS |= {"-": "dashes", "\\-": "dashes", "_": "underscores", ".": "dots", "\\.": "dots", " ": "spaces"}
+_SIMPLE_PATTERN = re.compile(r"\^?(?:\[[^\]\[]+\](?:[*+?]|\{\d+(?:,\d*)?\})?)+\$?")
+_CLASS_PART = re.compile(r"a-z|A-Z|0-9|\\d|\\-|\\\.|.")
+
+
+@dataclass(frozen=True)
+class VisibleWhen:
+    """A field shown only when another field (`field`, a dotted name) has one of `values` (any value if empty)."""
+
+    field: str
+    values: tuple[Any, ...] = ()
+    negate: bool = False
+
+    def matches(self, data: Mapping[str, Any]) -> bool:
+        present, value = _lookup(data, self.field)
+        hit = present and value is not None if not self.values else present and value in self.values
+        return hit != self.negate
+
+
+@dataclass
+class FormField:
+    name: str  # dotted path for nested objects: "advanced.replicas"
+    label: str
+    help: str
+    widget: str  # text textarea number checkbox radio select multiselect tags entity-picker repo-url secret json hidden
+    required: bool
+    choices: list[tuple[Any, str]]
+    value: Any
+    errors: list[str]
+    attrs: dict[str, Any]
+    entity_picker: dict[str, Any] | None = None
+    visible_when: VisibleWhen | None = None
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class CleanedInputs:
+    values: dict[str, Any]
+    errors: dict[str, list[str]]
+
+
+def pages(parameters: Any) -> list[dict[str, Any]]:
+    """Backstage allows one page (a dict) or a list of pages; always give a list."""
+    if not parameters:
+        return []
+    return [parameters] if isinstance(parameters, Mapping) else list(parameters)
+
+
+def page_visible(page: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """A page's Backstage-style `if: ${{ parameters.x }}`; a page whose condition fails to evaluate is hidden."""
+    condition = page.get("if")
+    if condition is None or isinstance(condition, Mapping):  # a Mapping `if` is JSON Schema's if/then/else
+        return True
+    try:
+        return evaluate_condition(condition, {"parameters": dict(data)})
+    except ExpressionError:
+        return False  # nunjucks reads an undefined name as false; so do we here
+
+
+def _schema_of(page: Mapping[str, Any]) -> dict[str, Any]:
+    """The page as a JSON Schema: without Backstage's expression `if`, which is not a schema."""
+    schema = dict(page)
+    if not isinstance(schema.get("if"), Mapping):
+        schema.pop("if", None)
+    schema.setdefault("type", "object")
+    return schema
+
+
+def merged_schema(parameters: Any) -> dict[str, Any]:
+    """One JSON Schema for all pages (for the API and its documentation); conditional pages are listed in x-pages."""
+    merged: dict[str, Any] = {"type": "object", "properties": {}, "required": [], "x-pages": []}
+    conditions = []
+    for page in pages(parameters):
+        expression_if = page.get("if") if not isinstance(page.get("if"), Mapping) else None
+        merged["properties"].update(page.get("properties") or {})
+        summary = {key: page[key] for key in ("title", "description", "required") if key in page}
+        summary |= {key: value for key, value in page.items() if key.startswith("ui:")}
+        summary["fields"] = list(page.get("properties") or {})
+        if expression_if is not None:
+            summary["if"] = expression_if  # JSON Schema cannot say "required when this expression holds"
+        else:
+            merged["required"] += [name for name in page.get("required", []) if name not in merged["required"]]
+            rules = {key: page[key] for key in (*_CONDITIONAL_KEYS, "if", "not") if key in page}
+            if rules:
+                conditions.append(rules)
+        merged["x-pages"].append(summary)
+    if conditions:
+        merged["allOf"] = conditions
+    return merged
+
+
+def secret_fields(parameters: Any) -> set[str]:
+    """Top-level fields with Backstage's `ui:field: Secret`: their values go to `secrets`, never to `parameters`."""
+    return {
+        name
+        for page in pages(parameters)
+        for name, schema in (page.get("properties") or {}).items()
+        if isinstance(schema, Mapping) and schema.get("ui:field") == "Secret"
+    }
+
+
+def split_secrets(parameters: Any, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(parameters to store, secrets to keep out of the database and the logs)."""
+    names = secret_fields(parameters)
+    return {k: v for k, v in data.items() if k not in names}, {k: v for k, v in data.items() if k in names}
+
+
+def clean_inputs(parameters: Any, data: Mapping[str, Any]) -> CleanedInputs:
+    """Apply defaults, drop unknown fields and fields of hidden pages, validate; errors keyed by dotted field path."""
+    values = copy.deepcopy(dict(data)) if isinstance(data, Mapping) else {}
+    active = []
+    for page in pages(parameters):
+        if page_visible(page, values):
+            schema = _schema_of(page)
+            _apply_defaults(schema, values)
+            active.append(schema)
+    known = set().union(*(_declared(schema) for schema in active)) if active else set()
+    cleaned = {key: value for key, value in values.items() if key in known}
+    for schema in active:
+        _strip_unknown(schema, cleaned, here=False)
+    errors: dict[str, list[str]] = {}
+    for schema in active:
+        for key, messages in _errors(schema, cleaned).items():
+            errors.setdefault(key, []).extend(m for m in messages if m not in errors.get(key, []))
+    return CleanedInputs(values=cleaned, errors=errors)
+
+
+def validate_inputs(parameters: Any, data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Errors of a whole submission, keyed by field path ("__all__" for errors not tied to one field)."""
+    return clean_inputs(parameters, data).errors
+
+
+def page_errors(page_schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Errors of one page's fields, for inline errors while the user fills that page."""
+    schema = _schema_of(page_schema)
+    values = copy.deepcopy(dict(data))
+    _apply_defaults(schema, values)
+    return _errors(schema, values)
+
+
+# --- validation --------------------------------------------------------------------------------------------------
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    cls = validators.validator_for(schema, default=Draft7Validator)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def add(key: str, message: str) -> None:
+        if message not in errors.setdefault(key or "__all__", []):
+            errors[key or "__all__"].append(message)
+
+    for error in _validator(schema).iter_errors(dict(data)):
+        while error.context and error.validator in ("oneOf", "anyOf"):
+            error = best_match(error.context)
+        path = ".".join(str(part) for part in error.absolute_path)
+        if error.validator in ("required", "dependencies", "dependentRequired"):
+            name = _missing_name(error)
+            add(f"{path}.{name}" if path else name, _required_message(error))
+        else:
+            add(path, humanize(error))
+    for name, field_schema in _walk_properties(schema):
+        if field_schema.get("ui:field") == "EntityNamePicker":
+            present, value = _lookup(data, name)
+            if present and isinstance(value, str) and not (_ENTITY_NAME.match(value) and len(value) <= 63):
+                add(name, "Must be 1-63 letters or digits, separated by single - _ or . characters.")
+    return errors
+
+
+def _missing_name(error: ValidationError) -> str:
+    quoted = error.message.split(" is a ", 1)[0]
+    try:
+        return str(ast.literal_eval(quoted))
+    except (ValueError, SyntaxError):
+        return quoted
+
+
+def _required_message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return "This field is required."
+    trigger = error.message.rsplit(" of ", 1)[-1]
+    return f"This field is required when {trigger.strip(chr(39))} is set."
+
+
+def humanize(error: ValidationError) -> str:
+    """A message a person can act on, for one jsonschema error."""
+    kind, expected, schema = error.validator, error.validator_value, error.schema
+    if kind == "pattern":
+        explained = explain_pattern(expected)
+        return f"Must match {expected}" + (f" ({explained})" if explained else "")
+    if kind == "minLength":
+        return "This field is required." if expected == 1 else f"Must be at least {expected} characters long."
+    if kind == "type":
+        kinds = [expected] if isinstance(expected, str) else list(expected)
+        return _TYPE_WORDS.get(kinds[0], error.message) if len(kinds) == 1 else error.message
+    if kind == "enum":
+        labels = dict(_choices(schema))
+        return "Must be one of: " + ", ".join(str(labels.get(value, value)) for value in expected) + "."
+    if kind == "const":
+        return "Must be checked." if expected is True else f"Must be {json.dumps(expected)}."
+    if kind == "format":
+        return _FORMAT_WORDS.get(expected, f"Must be a valid {expected}.")
+    simple = {
+        "maxLength": f"Must be at most {expected} characters long.",
+        "minimum": f"Must be at least {expected}.",
+        "maximum": f"Must be at most {expected}.",
+        "exclusiveMinimum": f"Must be more than {expected}.",
+        "exclusiveMaximum": f"Must be less than {expected}.",
+        "multipleOf": f"Must be a multiple of {expected}.",
+        "minItems": f"Choose at least {expected}.",
+        "maxItems": f"Choose at most {expected}.",
+        "uniqueItems": "Each item must be different.",
+        "additionalProperties": "Has fields this form does not know.",
+    }
+    return simple.get(kind, error.message[:1].upper() + error.message[1:])
+
+
+def explain_pattern(pattern: str) -> str:
+    """Words for simple character-class patterns: ^[a-z][a-z0-9-]+$ -> "lowercase letters, digits and dashes"."""
+    if not _SIMPLE_PATTERN.fullmatch(pattern):
+        return ""
+    words: list[str] = []
+    for character_class in re.findall(r"\[([^\]]+)\]", pattern):
+        if character_class.startswith("^"):
+            return ""
+        for part in _CLASS_PART.findall(character_class):
+            word = _CHARACTER_WORDS.get(part)
+            if word is None:
+                return ""
+            if word not in words:
+                words.append(word)
+    if not words:
+        return ""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# --- schema walking ----------------------------------------------------------------------------------------------
+
+
+def _lookup(data: Any, dotted: str) -> tuple[bool, Any]:
+    value = data
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
+def _is_group(schema: Mapping[str, Any]) -> bool:
+    """An object whose fields are rendered one by one (Backstage's AccordionField is only a layout for this)."""
+    return bool(schema.get("properties")) and schema.get("ui:field") in (None, "AccordionField")
+
+
+def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Sub-schemas that may add fields: dependencies, if/then/else, allOf/anyOf/oneOf (one level deep each)."""
+    found: list[Mapping[str, Any]] = []
+    for key in ("then", "else"):
+        if isinstance(schema.get(key), Mapping):
+            found.append(schema[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        found += [branch for branch in schema.get(key) or [] if isinstance(branch, Mapping)]
+    for key in ("dependencies", "dependentSchemas"):
+        for dependency in (schema.get(key) or {}).values():
+            if isinstance(dependency, Mapping):
+                found.append(dependency)
+                found += [
+                    b for k in ("oneOf", "anyOf", "allOf") for b in dependency.get(k) or [] if isinstance(b, Mapping)
+                ]
+    return found
+
+
+def _declared(schema: Mapping[str, Any]) -> set[str]:
+    names = set(schema.get("properties") or {})
+    for branch in _branches(schema):
+        names |= _declared(branch)
+    return names
+
+
+def _strip_unknown(schema: Mapping[str, Any], value: dict[str, Any], *, here: bool = True) -> None:
+    """Drop fields no schema declares, at every level where the schema lists properties and allows no others.
+
+    `here=False` leaves this level alone (the top level, which several pages share) and only cleans nested objects.
+    """
+    keeps_extra = schema.get("additionalProperties") not in (None, False) or "patternProperties" in schema
+    if here and schema.get("properties") and not keeps_extra:
+        declared = _declared(schema)
+        for key in [key for key in value if key not in declared]:
+            del value[key]
+    properties = dict(schema.get("properties") or {})
+    for branch in _branches(schema):
+        properties |= {k: v for k, v in (branch.get("properties") or {}).items() if k not in properties}
+    for key, sub_schema in properties.items():
+        if not isinstance(sub_schema, Mapping):
+            continue
+        if isinstance(value.get(key), dict) and sub_schema.get("properties"):
+            _strip_unknown(sub_schema, value[key])
+        elif isinstance(value.get(key), list) and isinstance(sub_schema.get("items"), Mapping):
+            for item in value[key]:
+                if isinstance(item, dict) and sub_schema["items"].get("properties"):
+                    _strip_unknown(sub_schema["items"], item)
+
+
+def _apply_defaults(schema: Mapping[str, Any], value: dict[str, Any]) -> None:
+    for key, sub_schema in (schema.get("properties") or {}).items():
+        if not isinstance(sub_schema, Mapping):
+            continue
+        if key not in value and "default" in sub_schema:
+            value[key] = copy.deepcopy(sub_schema["default"])
+        if sub_schema.get("properties") and key not in value:
+            nested: dict[str, Any] = {}
+            _apply_defaults(sub_schema, nested)
+            if nested:
+                value[key] = nested
+        elif sub_schema.get("properties") and isinstance(value.get(key), dict):
+            _apply_defaults(sub_schema, value[key])
+
+
+def _walk_properties(schema: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Mapping[str, Any]]]:
+    found = []
+    for name, sub_schema in (schema.get("properties") or {}).items():
+        if isinstance(sub_schema, Mapping):
+            found.append((prefix + name, sub_schema))
+            if _is_group(sub_schema):
+                found += _walk_properties(sub_schema, f"{prefix}{name}.")
+    return found
+
+
+def _choices(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    if "enum" in schema:
+        labels = schema.get("enumNames") or schema.get("ui:enumNames") or []
+        return [(value, str(labels[i]) if i < len(labels) else str(value)) for i, value in enumerate(schema["enum"])]
+    options = schema.get("oneOf") or schema.get("anyOf") or []
+    if options and all(isinstance(option, Mapping) and "const" in option for option in options):
+        return [(option["const"], str(option.get("title", option["const"]))) for option in options]
+    return []
+
+
+# --- server-rendered form fields -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    schema: Mapping[str, Any]
+    required: bool
+    when: VisibleWhen | None
+    fieldset: str = ""
+
+
+def _allowed_values(schema: Any) -> tuple[Any, ...]:
+    if not isinstance(schema, Mapping):
+        return ()
+    if "const" in schema:
+        return (schema["const"],)
+    return tuple(schema.get("enum") or ())
+
+
+def _conditional_specs(schema: Mapping[str, Any], prefix: str) -> list[_Spec]:
+    """Fields that `dependencies` (with or without oneOf branches) or if/then/else show depending on another field."""
+    found: list[_Spec] = []
+    dependencies = dict(schema.get("dependencies") or {}) | dict(schema.get("dependentSchemas") or {})
+    for trigger, dependency in dependencies.items():
+        if not isinstance(dependency, Mapping):
+            continue  # the list form only makes fields required; it adds none
+        branches = [b for key in ("oneOf", "anyOf") for b in dependency.get(key) or [] if isinstance(b, Mapping)]
+        for branch in branches or [dependency]:
+            properties = branch.get("properties") or {}
+            values = _allowed_values(properties.get(trigger)) if branches else ()
+            for name, sub_schema in properties.items():
+                if name != trigger and isinstance(sub_schema, Mapping):
+                    required = name in (branch.get("required") or [])
+                    found.append(_Spec(prefix + name, sub_schema, required, VisibleWhen(prefix + trigger, values)))
+    condition = schema.get("if")
+    if isinstance(condition, Mapping) and len(condition.get("properties") or {}) == 1:
+        trigger, trigger_schema = next(iter(condition["properties"].items()))
+        values = _allowed_values(trigger_schema)
+        for key, negate in (("then", False), ("else", True)):
+            branch = schema.get(key)
+            if values and isinstance(branch, Mapping):
+                for name, sub_schema in (branch.get("properties") or {}).items():
+                    required = name in (branch.get("required") or [])
+                    found.append(
+                        _Spec(prefix + name, sub_schema, required, VisibleWhen(prefix + trigger, values, negate))
+                    )
+    for branch in schema.get("allOf") or []:
+        if isinstance(branch, Mapping):
+            found += _conditional_specs(branch, prefix)
+    merged: dict[str, _Spec] = {}
+    for spec in found:  # the same field in several branches of one trigger: visible for the union of their values
+        earlier = merged.get(spec.name)
+        if earlier and earlier.when and spec.when and earlier.when.field == spec.when.field:
+            when = VisibleWhen(spec.when.field, earlier.when.values + spec.when.values, spec.when.negate)
+            merged[spec.name] = _Spec(spec.name, earlier.schema, earlier.required or spec.required, when)
+        elif not earlier:
+            merged[spec.name] = spec
+    return list(merged.values())
+
+
+def _ordered(schema: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    properties = list((schema.get("properties") or {}).items())
+    order = schema.get("ui:order")
+    if not order:
+        return properties
+    names = [name for name, _ in properties]
+    head = [name for name in order if name in names]
+    tail = [name for name in order[order.index("*") + 1 :] if name in names] if "*" in order else []
+    head = head[: order.index("*")] if "*" in order else head
+    middle = [name for name in names if name not in head and name not in tail]
+    by_name = dict(properties)
+    return [(name, by_name[name]) for name in head + middle + tail]
+
+
+def _specs(schema: Mapping[str, Any], prefix: str = "", when: VisibleWhen | None = None, fieldset: str = "") -> list:
+    conditional = {spec.name: spec for spec in _conditional_specs(schema, prefix)}
+    required = set(schema.get("required") or [])
+    specs: list[_Spec] = []
+    for name, sub_schema in _ordered(schema):
+        if not isinstance(sub_schema, Mapping):
+            continue
+        full = prefix + name
+        branch = conditional.pop(full, None)
+        field_when = branch.when if branch else when
+        if _is_group(sub_schema):
+            specs += _specs(sub_schema, f"{full}.", field_when, str(sub_schema.get("title") or _label(name)))
+        else:
+            specs.append(
+                _Spec(full, sub_schema, name in required or bool(branch and branch.required), field_when, fieldset)
+            )
+        triggered = [spec for spec in conditional.values() if spec.when and spec.when.field == full]
+        for spec in triggered:
+            specs.append(_Spec(spec.name, spec.schema, spec.required, spec.when, fieldset))
+            conditional.pop(spec.name)
+    return specs + [_Spec(s.name, s.schema, s.required, s.when, fieldset) for s in conditional.values()]
+
+
+def _label(name: str) -> str:
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ")
+    return words[:1].upper() + words[1:].lower()
+
+
+def _entity_picker(ui_field: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    filters = options.get("catalogFilter") or {}
+    first_filter = filters[0] if isinstance(filters, list) and filters else filters
+    kinds = options.get("allowedKinds") or (first_filter.get("kind") if isinstance(first_filter, Mapping) else None)
+    if kinds is None:
+        kinds = {"OwnerPicker": ["Group", "User"], "MyGroupsPicker": ["Group"]}.get(ui_field, [])
+    return {
+        "kinds": [kinds] if isinstance(kinds, str) else list(kinds),
+        "only_my_teams": ui_field in ("OwnedEntityPicker", "MyGroupsPicker") or bool(options.get("onlyMyTeams")),
+        "multiple": ui_field == "MultiEntityPicker",
+        "catalog_filter": filters or None,
+        "default_kind": options.get("defaultKind"),
+        "default_namespace": options.get("defaultNamespace"),
+        "allow_arbitrary_values": bool(options.get("allowArbitraryValues", ui_field != "MyGroupsPicker")),
+    }
+
+
+def _widget(schema: Mapping[str, Any]) -> str:
+    ui_field, ui_widget, kind = schema.get("ui:field"), schema.get("ui:widget"), schema.get("type")
+    items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+    if ui_widget == "hidden":
+        return "hidden"
+    if ui_field == "Secret" or ui_widget == "password":
+        return "secret"
+    if ui_field in ENTITY_PICKERS:
+        return "entity-picker"
+    if ui_field == "RepoUrlPicker":
+        return "repo-url"
+    if kind == "array":
+        if _choices(items):
+            return "multiselect"
+        return "tags" if ui_field == "EntityTagsPicker" or items.get("type", "string") == "string" else "json"
+    if kind == "object":
+        return "json"
+    if _choices(schema):
+        return "radio" if ui_widget == "radio" or kind == "boolean" else "select"
+    if kind == "boolean":
+        return "checkbox"
+    if kind in ("integer", "number"):
+        return "number"
+    return "textarea" if ui_widget == "textarea" else "text"
+
+
+def _attrs(schema: Mapping[str, Any], widget: str, fieldset: str) -> dict[str, Any]:
+    options = schema.get("ui:options") or {}
+    attrs: dict[str, Any] = {}
+    names = {
+        "pattern": "pattern",
+        "minLength": "minlength",
+        "maxLength": "maxlength",
+        "minimum": "min",
+        "maximum": "max",
+    }
+    attrs |= {html: schema[key] for key, html in names.items() if key in schema}
+    input_type = {"email": "email", "uri": "url", "date": "date", "date-time": "datetime-local", "time": "time"}
+    if widget == "text" and schema.get("format") in input_type:
+        attrs["type"] = input_type[schema["format"]]
+    if widget == "text" and schema.get("ui:widget") == "color":
+        attrs["type"] = "color"
+    if widget == "number":
+        attrs["step"] = 1 if schema.get("type") == "integer" else "any"
+        if schema.get("ui:widget") == "range":
+            attrs["type"] = "range"
+    if schema.get("ui:field") == "EntityNamePicker":
+        attrs |= {"pattern": _ENTITY_NAME.pattern, "maxlength": 63}
+    if widget == "repo-url":
+        attrs |= {"allowed_hosts": options.get("allowedHosts", []), "allowed_owners": options.get("allowedOwners", [])}
+    if widget == "multiselect" or (widget == "entity-picker" and schema.get("ui:field") == "MultiEntityPicker"):
+        attrs["multiple"] = True
+    if schema.get("ui:autofocus"):
+        attrs["autofocus"] = True
+    if schema.get("ui:placeholder"):
+        attrs["placeholder"] = schema["ui:placeholder"]
+    if schema.get("ui:readonly") or schema.get("readOnly"):
+        attrs["readonly"] = True
+    if widget == "textarea" and options.get("rows"):
+        attrs["rows"] = options["rows"]
+    if fieldset:
+        attrs["fieldset"] = fieldset
+    return attrs
+
+
+def form_fields(
+    page_schema: Mapping[str, Any],
+    data: Mapping[str, Any] | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+) -> list[FormField]:
+    """Describe each field of one page for a server-rendered form (nested objects flattened to dotted names)."""
+    data, errors = data or {}, errors or {}
+    fields = []
+    for spec in _specs(_schema_of(page_schema)):
+        schema = spec.schema
+        widget = _widget(schema)
+        present, value = _lookup(data, spec.name)
+        if not present:
+            value = copy.deepcopy(schema.get("default"))
+        if widget == "secret":
+            value = None  # never send a secret back to the browser
+        elif widget == "json" and value is not None and not isinstance(value, str):
+            value = json.dumps(value, indent=2)
+        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        fields.append(
+            FormField(
+                name=spec.name,
+                label=str(schema.get("title") or _label(spec.name.rsplit(".", 1)[-1])),
+                help=str(schema.get("ui:help") or schema.get("description") or ""),
+                widget=widget,
+                required=spec.required,
+                choices=_choices(items) if widget == "multiselect" else _choices(schema),
+                value=value,
+                errors=list(errors.get(spec.name, [])),
+                attrs=_attrs(schema, widget, spec.fieldset),
+                entity_picker=_entity_picker(schema["ui:field"], schema.get("ui:options") or {})
+                if widget == "entity-picker"
+                else None,
+                visible_when=spec.when,
+                visible=spec.when.matches(data) if spec.when else True,
+            )
+        )
+    return fields
+
+
+def _scalar(text: str, schema: Mapping[str, Any]) -> Any:
+    for value, _label_text in _choices(schema):
+        if text in (str(value), json.dumps(value)):
+            return value
+    kind = schema.get("type")
+    if kind == "integer" and re.fullmatch(r"[-+]?\d{1,18}", text.strip()):
+        return int(text)
+    if kind == "number" and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text.strip()):
+        return int(text) if re.fullmatch(r"[-+]?\d{1,18}", text.strip()) else float(text)
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text  # left as typed: validation says what is wrong with it
+
+
+def _set(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def coerce_form_data(page_schema: Mapping[str, Any], form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Turn an HTML form post (name -> list of strings, e.g. dict(request.POST.lists())) into typed values."""
+    values: dict[str, Any] = {}
+    for spec in _specs(_schema_of(page_schema)):
+        schema, raw = spec.schema, [str(item) for item in form.get(spec.name, [])]
+        widget = _widget(schema)
+        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        text = raw[-1].strip() if raw else ""
+        if widget == "checkbox":
+            if raw or spec.when is None:  # an unchecked box sends nothing; that means false
+                _set(values, spec.name, text.lower() in ("on", "true", "1", "yes"))
+        elif widget == "multiselect":
+            _set(values, spec.name, [_scalar(item, items) for item in raw if item != ""])
+        elif widget == "entity-picker" and schema.get("type") == "array":
+            _set(values, spec.name, [item.strip() for item in raw if item.strip()])
+        elif widget == "tags":
+            tags = [tag.strip() for item in raw for tag in re.split(r"[,\n]", item) if tag.strip()]
+            if tags or raw:
+                _set(values, spec.name, tags)
+        elif widget == "json" and text:
+            try:
+                _set(values, spec.name, json.loads(text))
+            except ValueError:
+                _set(values, spec.name, text)
+        elif widget == "repo-url" and not text:
+            parts = {key: (form.get(f"{spec.name}.{key}") or [""])[-1].strip() for key in ("host", "owner", "repo")}
+            if parts["host"] and parts["repo"]:
+                _set(values, spec.name, f"{parts['host']}?owner={parts['owner']}&repo={parts['repo']}")
+        elif text:
+            _set(values, spec.name, text if widget == "secret" else _scalar(text, schema))
+    return values

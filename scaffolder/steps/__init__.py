@@ -1,0 +1,27 @@
+"""Portico's step library. Importing this package registers the steps that need no outside system; modules with
+steps for outside systems register theirs into the same STEP_LIBRARY when they are imported."""
+
+from scaffolder.steps import local  # noqa: F401  (registers fetch:template, fetch:plain, debug:log)
+from scaffolder.steps.base import (
+    STEP_LIBRARY,
+    StepContext,
+    StepError,
+    StepInputError,
+    StepSpec,
+    dry_run_check,
+    register,
+    run_step,
+    validate_step_input,
+)
+
+__all__ = [
+    "STEP_LIBRARY",
+    "StepContext",
+    "StepError",
+    "StepInputError",
+    "StepSpec",
+    "dry_run_check",
+    "register",
+    "run_step",
+    "validate_step_input",
+]
