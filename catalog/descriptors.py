@@ -62,6 +62,9 @@ def load_documents(
             return [ParsedDocument(index=0, line=1, data=None, error=error, source=source)]
     else:
         text = content
+        if any("\ud800" <= char <= "\udfff" for char in text):
+            error = "file is not valid Unicode text (it holds unpaired surrogates)"
+            return [ParsedDocument(index=0, line=1, data=None, error=error, source=source)]
     text = text.removeprefix("\ufeff")
 
     documents: list[ParsedDocument] = []

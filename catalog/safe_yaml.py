@@ -69,6 +69,7 @@ class _Frame:
     pending_merge: bool = False
     has_key: bool = False
     size: int = 1
+    height: int = 1  # levels of collections in this value, itself included
 
 
 def split_documents(text: str) -> list[tuple[int, str]]:
@@ -125,7 +126,7 @@ def _load_chunk(chunk: str, *, offset: int, max_nodes: int, max_depth: int) -> I
                 builder = None
             elif builder is not None:
                 if builder.root_line is None and not builder.stack:
-                    first_line = builder.root_line = builder._line(event)
+                    first_line = builder.root_line = builder.line_of(event)
                 builder.feed(event)
     except YamlError as exc:
         yield LoadedDocument(line=first_line, error=exc)
@@ -152,16 +153,16 @@ class _Builder:
         self.count = 0
         self.used_aliases = False
         self.stack: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.anchors: dict[str, tuple[Any, int, int]] = {}  # anchor -> (value, size, height)
         self.root: Any = None
         self.root_line: int | None = None
         self.has_root = False
 
-    def _line(self, event: yaml.Event) -> int:
+    def line_of(self, event: yaml.Event) -> int:
         return event.start_mark.line + self.offset + 1 if event.start_mark else self.offset + 1
 
-    def _fail(self, event: yaml.Event, message: str) -> YamlError:
-        line = self._line(event)
+    def fail(self, event: yaml.Event, message: str) -> YamlError:
+        line = self.line_of(event)
         column = event.start_mark.column + 1 if event.start_mark else None
         return YamlError(f"line {line}: {message}", line=line, column=column)
 
@@ -171,8 +172,8 @@ class _Builder:
         if self.count > self.max_nodes:
             if self.used_aliases:
                 message = f"document is too large once aliases are expanded (more than {self.max_nodes:,} values)"
-                raise self._fail(event, message + "; this looks like an alias bomb")
-            raise self._fail(event, f"document has more than {self.max_nodes:,} values")
+                raise self.fail(event, message + "; this looks like an alias bomb")
+            raise self.fail(event, f"document has more than {self.max_nodes:,} values")
 
     def feed(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.ScalarEvent):
@@ -181,28 +182,30 @@ class _Builder:
                 return
             self._count(event, 1)
             value = _scalar_value(event, self)
-            self._add_value(event, value, 1, event.anchor)
+            self._add_value(event, value, 1, 0, event.anchor)
         elif isinstance(event, yaml.AliasEvent):
             if self._key_expected():
-                raise self._fail(event, f"alias *{event.anchor} cannot be used as a mapping key")
+                raise self.fail(event, f"alias *{event.anchor} cannot be used as a mapping key")
             if event.anchor not in self.anchors:
-                raise self._fail(event, f"alias *{event.anchor} has no anchor &{event.anchor} defined before it")
-            value, size = self.anchors[event.anchor]
+                raise self.fail(event, f"alias *{event.anchor} has no anchor &{event.anchor} defined before it")
+            value, size, height = self.anchors[event.anchor]
             self._count(event, size, alias=True)
-            self._add_value(event, _clone(value), size, None)
+            if len(self.stack) + height > self.max_depth:
+                raise self.fail(event, f"values are nested more than {self.max_depth} levels deep")
+            self._add_value(event, _clone(value), size, height, None)
         elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             if self._key_expected():
-                raise self._fail(event, "mapping keys must be plain values, not lists or mappings")
+                raise self.fail(event, "mapping keys must be plain values, not lists or mappings")
             kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
             _check_collection_tag(event, kind, self)
             if len(self.stack) >= self.max_depth:
-                raise self._fail(event, f"values are nested more than {self.max_depth} levels deep")
+                raise self.fail(event, f"values are nested more than {self.max_depth} levels deep")
             self._count(event, 1)
-            self.stack.append(_Frame(kind=kind, anchor=event.anchor, line=self._line(event)))
+            self.stack.append(_Frame(kind=kind, anchor=event.anchor, line=self.line_of(event)))
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             frame = self.stack.pop()
             value = _finish_mapping(frame) if frame.kind == "map" else frame.items
-            self._add_value(event, value, frame.size, frame.anchor, line=frame.line)
+            self._add_value(event, value, frame.size, frame.height, frame.anchor)
 
     def _key_expected(self) -> bool:
         return bool(self.stack) and self.stack[-1].kind == "map" and not self.stack[-1].has_key
@@ -216,25 +219,26 @@ class _Builder:
             frame.pending_merge = True
         else:
             if event.value in frame.keys:
-                raise self._fail(event, f'duplicate key "{event.value}"')
+                raise self.fail(event, f'duplicate key "{event.value}"')
             frame.pending_key = event.value
         frame.has_key = True
 
-    def _add_value(self, event: yaml.Event, value: Any, size: int, anchor: str | None, line: int | None = None) -> None:
+    def _add_value(self, event: yaml.Event, value: Any, size: int, height: int, anchor: str | None) -> None:
         if anchor:
-            self.anchors[anchor] = (value, size)
+            self.anchors[anchor] = (value, size, height)
         if not self.stack:
             self.root, self.has_root = value, True
             return
         frame = self.stack[-1]
         frame.size += size
+        frame.height = max(frame.height, height + 1)
         if frame.kind == "seq":
             frame.items.append(value)
             return
         if frame.pending_merge:
             merges = value if isinstance(value, list) else [value]
             if not all(isinstance(item, dict) for item in merges):
-                raise self._fail(event, "a merge key (<<) must point at a mapping or a list of mappings")
+                raise self.fail(event, "a merge key (<<) must point at a mapping or a list of mappings")
             frame.merges.extend(merges)
         else:
             frame.keys.append(frame.pending_key)
@@ -279,12 +283,12 @@ def _tag_text(tag: str) -> str:
 def _check_collection_tag(event: yaml.CollectionStartEvent, kind: str, builder: _Builder) -> None:
     allowed = {"map": _YAML_TAG + "map", "seq": _YAML_TAG + "seq"}[kind]
     if event.tag not in (None, "!", allowed):
-        raise builder._fail(event, f"tag {_tag_text(event.tag)} is not allowed; only plain YAML values are")
+        raise builder.fail(event, f"tag {_tag_text(event.tag)} is not allowed; only plain YAML values are")
 
 
 def _check_scalar_tag(event: yaml.ScalarEvent, builder: _Builder) -> None:
     if event.tag not in (None, "!") and event.tag != _YAML_TAG + "str":
-        raise builder._fail(event, f"tag {_tag_text(event.tag)} is not allowed on a mapping key")
+        raise builder.fail(event, f"tag {_tag_text(event.tag)} is not allowed on a mapping key")
 
 
 def _scalar_value(event: yaml.ScalarEvent, builder: _Builder) -> Any:
@@ -299,9 +303,9 @@ def _scalar_value(event: yaml.ScalarEvent, builder: _Builder) -> Any:
         value = _resolve_plain(event, builder)
         expected = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag[len(_YAML_TAG) :]]
         if not isinstance(value, expected) or (tag.endswith("int") and isinstance(value, bool)):
-            raise builder._fail(event, f'"{text}" is not a valid {_tag_text(tag)}')
+            raise builder.fail(event, f'"{text}" is not a valid {_tag_text(tag)}')
         return float(value) if tag.endswith("float") else value
-    raise builder._fail(event, f"tag {_tag_text(tag)} is not allowed; only plain YAML values are")
+    raise builder.fail(event, f"tag {_tag_text(tag)} is not allowed; only plain YAML values are")
 
 
 def _resolve_plain(event: yaml.ScalarEvent, builder: _Builder) -> Any:
@@ -318,12 +322,12 @@ def _resolve_plain(event: yaml.ScalarEvent, builder: _Builder) -> Any:
         if _HEX.match(text):
             return int(text[2:], 16)
     except ValueError as exc:  # more digits than Python converts safely
-        raise builder._fail(event, f"number is too long: {exc}") from exc
+        raise builder.fail(event, f"number is too long: {exc}") from exc
     if _FLOAT.match(text):
         number = float(text)
         if math.isinf(number):
-            raise builder._fail(event, f'"{text}" is too large a number (JSON has no infinity); quote it for a string')
+            raise builder.fail(event, f'"{text}" is too large a number (JSON has no infinity); quote it for a string')
         return number
     if _SPECIAL_FLOAT.match(text):
-        raise builder._fail(event, f'"{text}" is not allowed (JSON has no infinity or NaN); quote it for a string')
+        raise builder.fail(event, f'"{text}" is not allowed (JSON has no infinity or NaN); quote it for a string')
     return text

@@ -450,3 +450,18 @@ def test_documents_with_too_many_values_are_refused():
     error = only_error(load_documents("[" + "a," * 2000 + "a]\n", source="x", max_nodes=1000))
 
     assert error == "document 1: line 1: document has more than 1,000 values"
+
+
+def test_aliases_cannot_nest_values_deeper_than_the_limit():
+    deep = "[" * 40 + "x" + "]" * 40
+    content = f"a: &a {deep}\nb: &b {'[' * 30}*a{']' * 30}\nc: {'[' * 30}*b{']' * 30}\n"
+
+    error = only_error(load_documents(content, source="x"))
+
+    assert "nested more than 64 levels" in error
+
+
+def test_text_with_unpaired_surrogates_is_refused():
+    error = only_error(load_documents("a: \udc80\n", source="x"))
+
+    assert "not valid Unicode" in error
