@@ -188,7 +188,7 @@ def _check_text(value: Any, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise UnsafeTarget(f"{what} must be a non-empty string")
     if any(ord(char) < 0x20 or char in "\\\x7f" for char in value):
-        raise UnsafeTarget(f'{what} "{value!r}" contains control characters or backslashes')
+        raise UnsafeTarget(f"{what} {value!r} contains control characters or backslashes")
 
 
 def _check_relative_path(path: str) -> None:
