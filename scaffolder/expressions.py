@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from jinja2 import StrictUndefined, TemplateError, Undefined, filters, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined, filters, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -110,13 +110,14 @@ def _child_path(parent: str, key: Any) -> str:
     return f"{parent}[{key!r}]"
 
 
-def _wrap(value: Any, path: str) -> Any:
+def _wrap(value: Any, path: str, optional: bool = False) -> Any:
     if isinstance(value, Mapping):
-        wrapped = _PathDict((key, _wrap(item, _child_path(path, key))) for key, item in value.items())
+        kind = _OptionalDict if optional else _PathDict
+        wrapped = kind((key, _wrap(item, _child_path(path, key), optional)) for key, item in value.items())
         wrapped._portico_path = path
         return wrapped
     if isinstance(value, list | tuple):
-        wrapped_list = _PathList(_wrap(item, _child_path(path, index)) for index, item in enumerate(value))
+        wrapped_list = _PathList(_wrap(item, _child_path(path, index), optional) for index, item in enumerate(value))
         wrapped_list._portico_path = path
         return wrapped_list
     return value
@@ -124,6 +125,8 @@ def _wrap(value: Any, path: str) -> Any:
 
 def _plain(value: Any) -> Any:
     """Back to plain JSON-like data: dict, list, str, int, float, bool, None; anything else becomes its text."""
+    if isinstance(value, _Optional):
+        return None
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises with its message here
     if isinstance(value, dict):
@@ -135,25 +138,46 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _path_message(undefined: Undefined) -> str:
+    """`steps.publish.output.x is undefined (known: remoteUrl)` rather than Jinja's "'dict object' has no ..."."""
+    if undefined._undefined_hint:
+        return undefined._undefined_hint
+    name = undefined._undefined_name
+    parent = getattr(undefined._undefined_obj, "_portico_path", None)
+    if parent is None:
+        return f"{name} is undefined"
+    message = f"{_child_path(parent, name)} is undefined"
+    if isinstance(undefined._undefined_obj, dict):
+        known = sorted(str(key) for key in undefined._undefined_obj)
+        shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        message += f" (known: {shown})" if known else f" ({parent} is empty)"
+    return message
+
+
 class _Undefined(StrictUndefined):
     """StrictUndefined whose message names the full path and what exists there instead."""
 
     __slots__ = ()
+    _undefined_message = property(_path_message)
 
-    @property
-    def _undefined_message(self) -> str:
-        if self._undefined_hint:
-            return self._undefined_hint
-        name = self._undefined_name
-        parent = getattr(self._undefined_obj, "_portico_path", None)
-        if parent is None:
-            return f"{name} is undefined"
-        message = f"{_child_path(parent, name)} is undefined"
-        if isinstance(self._undefined_obj, dict):
-            known = sorted(str(key) for key in self._undefined_obj)
-            shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-            message += f" (known: {shown})" if known else f" ({parent} is empty)"
-        return message
+
+class _OptionalDict(_PathDict):
+    """Inside `parameters`, a field the user left empty reads as nothing (as in Backstage), not as an error.
+
+    Typos are still caught: dry_run_check reports every `parameters.x` that no parameter page declares.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, key: Any) -> Undefined:
+        return _Optional(name=key, obj=self)
+
+
+class _Optional(ChainableUndefined):
+    """An unset parameter: renders as "", is false, `x.y` on it is unset too, its native value is None."""
+
+    __slots__ = ()
+    _undefined_message = property(_path_message)
 
 
 def _check_size(value: Any) -> Any:
@@ -200,7 +224,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         # JavaScript semantics for `a.b` on dicts: the key wins over dict methods (`values.items` is the key "items").
         if isinstance(obj, dict) and attribute in obj:
             return obj[attribute]
-        if isinstance(obj, Undefined):
+        if isinstance(obj, _Undefined):
             obj._fail_with_undefined_error()
         _budget().tick()
         return super().getattr(obj, attribute)
@@ -329,6 +353,13 @@ def project_slug(repo_url: Any) -> str:
     return f"{owner}/{parsed['repo']}"
 
 
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's default, but null counts as missing too (an optional parameter left empty)."""
+    if isinstance(value, Undefined) or value is None or (boolean and not value):
+        return default_value
+    return value
+
+
 def _dump(value: Any) -> str:
     return _check_size(json.dumps(_plain(value)))
 
@@ -347,8 +378,8 @@ _FILTERS: dict[str, Any] = {
     "trim": _jinja_filter("trim"),
     "capitalize": _jinja_filter("capitalize"),
     "title": _jinja_filter("title"),
-    "default": _jinja_filter("default"),
-    "d": _jinja_filter("default"),
+    "default": _default,
+    "d": _default,
     "length": _jinja_filter("length"),
     "first": _jinja_filter("first"),
     "last": _jinja_filter("last"),
@@ -462,7 +493,7 @@ def _prepare(context: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(context, _PreparedContext):
         return context
     try:
-        return _PreparedContext({key: _wrap(value, key) for key, value in context.items()})
+        return _PreparedContext({key: _wrap(value, key, key == "parameters") for key, value in context.items()})
     except RecursionError as exc:
         raise ExpressionError("the expression context is nested too deeply") from exc
 
@@ -548,6 +579,32 @@ def expression_errors(value: Any, where: str = "") -> list[str]:
         for key, item in value.items():
             problems += expression_errors(item, f"{where}.{key}" if where else str(key))
     return problems
+
+
+def expression_references(value: Any, roots: tuple[str, ...], where: str = "") -> list[tuple[str, str, str]]:
+    """(where, root, key) for every `root.key` or `root['key']` the expressions in a value read; nothing runs.
+
+    For static checks: `expression_references(step.input, ("steps",))` lists the steps an input depends on.
+    Strings that do not parse are skipped (expression_errors reports them).
+    """
+    found: list[tuple[str, str, str]] = []
+    if isinstance(value, str) and "${{" in value:
+        try:
+            tree = _environment(False).parse(_js_compat(value))
+        except TemplateError:
+            return []
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            if isinstance(node.node, nodes.Name) and node.node.name in roots:
+                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+                if isinstance(key, str):
+                    found.append((where or "value", node.node.name, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found += expression_references(item, roots, f"{where}[{index}]")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            found += expression_references(item, roots, f"{where}.{key}" if where else str(key))
+    return found
 
 
 def expression_context(

@@ -136,6 +136,11 @@ def merged_schema(parameters: Any) -> dict[str, Any]:
     return merged
 
 
+def declared_fields(parameters: Any) -> set[str]:
+    """Every top-level field any page declares, conditional pages and branches included."""
+    return set().union(*(_declared(page) for page in pages(parameters)))
+
+
 def secret_fields(parameters: Any) -> set[str]:
     """Top-level fields with Backstage's `ui:field: Secret`: their values go to `secrets`, never to `parameters`."""
     return {

@@ -19,8 +19,8 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 from scaffolder.definitions import ActionDefinition
-from scaffolder.expressions import expression_errors, redact
-from scaffolder.forms import humanize
+from scaffolder.expressions import expression_errors, expression_references, redact
+from scaffolder.forms import declared_fields, humanize
 
 
 class StepError(Exception):
@@ -126,8 +126,29 @@ def _unknown(step_id: str, action: str) -> str:
     return f"step {step_id!r} uses {action!r}, which Portico does not have; available: {available}"
 
 
+def _reference_problems(definition: ActionDefinition) -> list[str]:
+    """Expressions that read a parameter no page declares, or a step that does not run before them."""
+    declared = declared_fields(definition.parameters)
+    problems: list[str] = []
+
+    def check(where: str, value: Any, earlier: list[str]) -> None:
+        for place, root, key in expression_references(value, ("parameters", "steps")):
+            if root == "parameters" and key not in declared:
+                problems.append(f"{where}{place} uses parameters.{key}, which no parameter page declares")
+            if root == "steps" and key not in earlier:
+                problems.append(f"{where}{place} uses steps.{key}, which is not a step that runs before it")
+
+    for index, step in enumerate(definition.steps):
+        earlier = [other.id for other in definition.steps[:index]]
+        check(f"step {step.id!r}: ", step.input, earlier)
+        check(f"step {step.id!r}: if ", step.if_, earlier)
+    check("", definition.output, [step.id for step in definition.steps])
+    return problems
+
+
 def dry_run_check(definition: ActionDefinition) -> list[str]:
-    """What stops the action from running, before anything runs: unknown steps first, then bad inputs and syntax."""
+    """What stops the action from running, before anything runs: unknown steps first, then bad inputs, then
+    expressions that cannot work (syntax errors, undeclared parameters, steps that do not run before)."""
     problems = [_unknown(step.id, step.action) for step in definition.steps if step.action not in STEP_LIBRARY]
     for step in definition.steps:
         spec = STEP_LIBRARY.get(step.action)
@@ -144,4 +165,4 @@ def dry_run_check(definition: ActionDefinition) -> list[str]:
     for number, page in enumerate(definition.parameters, start=1):
         if isinstance(page.get("if"), str):
             problems += expression_errors(page["if"], f"parameters page {number} if")
-    return problems
+    return problems + _reference_problems(definition)
