@@ -33,6 +33,7 @@ def safe_relpath(relpath: str) -> PurePosixPath:
 def resolve_inside(root: Path, relpath: str) -> Path:
     """The absolute path of relpath under root, after following symlinks; GitError when it lands outside root."""
     rel = safe_relpath(relpath)
+    root = root.resolve()
     candidate = (root / rel).resolve()
     if candidate != root and root not in candidate.parents:
         raise GitError(f"path {relpath!r} leads outside the repository (through a symlink)")

@@ -10,14 +10,19 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice  # not PaginatedList slicing, which fails on an empty first page
 from urllib.parse import urlsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
+from github.ContentFile import ContentFile
 from github.GithubException import BadCredentialsException, RateLimitExceededException
+from github.PullRequest import PullRequest as GhPullRequest
+from github.Repository import Repository as GhRepository
+from github.WorkflowRun import WorkflowRun as GhWorkflowRun
+from urllib3.response import BaseHTTPResponse
 
 logger = logging.getLogger("integrations.github")
 
@@ -105,7 +110,7 @@ class _Retry(GithubRetry):
     """PyGithub's retry (5xx, rate limits with backoff) with Retry-After capped, so a web request never sleeps
     for an hour; past the cap the call fails with a "rate limited until" message instead."""
 
-    def get_retry_after(self, response):  # type: ignore[no-untyped-def]  # urllib3's signature
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         retry_after = super().get_retry_after(response)
         if retry_after is None or self.max_rate_limit_wait is None:
             return retry_after
@@ -204,7 +209,7 @@ class GitHubClient:
                 new_topics = tuple(topics)
             result = _repository(repo, created=created, topics=new_topics)
         if created:
-            result = _replace(result, default_branch=default_branch)
+            result = replace(result, default_branch=default_branch)
             logger.info("created GitHub repository %s", full_name)
         return result
 
@@ -308,7 +313,7 @@ class GitHubClient:
             self._login = self._gh.get_user().login
         return self._login
 
-    def _existing_repo_after_name_taken(self, full_name: str):  # type: ignore[no-untyped-def]  # a PyGithub Repository
+    def _existing_repo_after_name_taken(self, full_name: str) -> GhRepository:
         try:
             repo = self._gh.get_repo(full_name)
             repo.complete()  # fetch the lazy object now, so a repository we cannot see fails here
@@ -323,13 +328,13 @@ class GitHubClient:
         return repo
 
     @staticmethod
-    def _open_pull_for(repo, *, owner: str, branch: str, base: str) -> PullRequest | None:  # type: ignore[no-untyped-def]
+    def _open_pull_for(repo: GhRepository, *, owner: str, branch: str, base: str) -> PullRequest | None:
         for pull in repo.get_pulls(state="open", head=f"{owner}:{branch}", base=base):
             return _pull_request(pull, created=False)
         return None
 
     @staticmethod
-    def _file_or_none(repo, path: str):  # type: ignore[no-untyped-def]
+    def _file_or_none(repo: GhRepository, path: str) -> ContentFile | None:
         try:
             content = repo.get_contents(path, ref=repo.default_branch)
         except GithubException as exc:
@@ -413,7 +418,7 @@ def _details(exc: GithubException) -> str:
     return ": ".join(part for part in parts if part)
 
 
-def _decoded_text(content, *, max_bytes: int, where: str) -> str | None:  # type: ignore[no-untyped-def]
+def _decoded_text(content: ContentFile, *, max_bytes: int, where: str) -> str | None:
     if content.encoding != "base64" or content.size > max_bytes:
         logger.warning("skipping %s: %s bytes, over the limit of %s", where, content.size, max_bytes)
         return None
@@ -424,7 +429,7 @@ def _decoded_text(content, *, max_bytes: int, where: str) -> str | None:  # type
         return None
 
 
-def _repository(repo, *, created: bool, topics: tuple[str, ...] | None = None) -> Repository:  # type: ignore[no-untyped-def]
+def _repository(repo: GhRepository, *, created: bool, topics: tuple[str, ...] | None = None) -> Repository:
     return Repository(
         full_name=repo.full_name,
         html_url=repo.html_url,
@@ -438,11 +443,7 @@ def _repository(repo, *, created: bool, topics: tuple[str, ...] | None = None) -
     )
 
 
-def _replace(repository: Repository, **changes: object) -> Repository:
-    return Repository(**{**repository.__dict__, **changes})
-
-
-def _pull_request(pull, *, created: bool = False) -> PullRequest:  # type: ignore[no-untyped-def]
+def _pull_request(pull: GhPullRequest, *, created: bool = False) -> PullRequest:
     return PullRequest(
         number=pull.number,
         html_url=pull.html_url,
@@ -456,7 +457,7 @@ def _pull_request(pull, *, created: bool = False) -> PullRequest:  # type: ignor
     )
 
 
-def _workflow_run(run) -> WorkflowRun:  # type: ignore[no-untyped-def]
+def _workflow_run(run: GhWorkflowRun) -> WorkflowRun:
     return WorkflowRun(
         id=run.id,
         name=run.name or "",

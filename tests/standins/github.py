@@ -14,7 +14,6 @@ contents are read from the bare repository, so what a client pushed is what the 
 """
 
 import base64
-import json
 import re
 import secrets
 import shutil
@@ -25,14 +24,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode
 
-from tests.standins._git_http import GIT_SERVICES, BareRepo, http_backend
+from tests.standins._git_http import DOCS, ApiError, BareRepo, make_handler
 
-DOCS = "https://docs.github.com/rest"
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 _ROUTES = [
     ("GET", "/user"),
@@ -64,12 +61,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, headers or {}
-
-
 def _not_found(doc: str = DOCS) -> ApiError:
     return ApiError(404, {"message": "Not Found", "documentation_url": doc, "status": "404"})
 
@@ -81,6 +72,11 @@ def _validation(resource: str, field_name: str, code: str = "invalid", message: 
     return ApiError(
         422, {"message": "Validation Failed", "errors": [error], "documentation_url": DOCS, "status": "422"}
     )
+
+
+def _creation_failed(error: dict, doc: str) -> ApiError:
+    body = {"message": "Repository creation failed.", "errors": [error], "documentation_url": doc, "status": "422"}
+    return ApiError(422, body)
 
 
 @dataclass
@@ -116,7 +112,7 @@ class GitHubStandin:
         self._next_id = 1000
         self._lock = threading.RLock()
         self._dir = Path(tempfile.mkdtemp(prefix="github-standin-"))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.api_url = self.url + "/api/v3"
@@ -393,33 +389,11 @@ class GitHubStandin:
     def _create(self, owner: str, body: dict, doc: str) -> tuple[int, object]:
         name = body.get("name")
         if not isinstance(name, str) or not name:
-            raise ApiError(
-                422,
-                {
-                    "message": "Repository creation failed.",
-                    "errors": [{"resource": "Repository", "code": "missing_field", "field": "name"}],
-                    "documentation_url": doc,
-                    "status": "422",
-                },
-            )
+            raise _creation_failed({"resource": "Repository", "code": "missing_field", "field": "name"}, doc)
         name = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:100]  # GitHub turns other characters into hyphens
         if name in (".", "..") or f"{owner}/{name}".lower() in self._repos:
-            raise ApiError(
-                422,
-                {
-                    "message": "Repository creation failed.",
-                    "errors": [
-                        {
-                            "resource": "Repository",
-                            "code": "custom",
-                            "field": "name",
-                            "message": "name already exists on this account",
-                        }
-                    ],
-                    "documentation_url": doc,
-                    "status": "422",
-                },
-            )
+            taken = {"message": "name already exists on this account"}
+            raise _creation_failed({"resource": "Repository", "code": "custom", "field": "name", **taken}, doc)
         private = body.get("private", body.get("visibility", "public") != "public")
         files = {"README.md": f"# {name}\n\n{body.get('description') or ''}\n"} if body.get("auto_init") else None
         repo = self.create_repo(owner, name, files, private=bool(private), description=body.get("description") or "")
@@ -595,152 +569,3 @@ class GitHubStandin:
 
 def _handler_name(method: str, template: str) -> str:
     return (method + template).lower().replace("/", "_").replace("{", "").replace("}", "")
-
-
-def _handler_for(standin: GitHubStandin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out as separate writes; no 40 ms delayed-ACK stalls
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
-            """Quiet: tests read counts, not access logs."""
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
-
-        def do_PATCH(self) -> None:
-            self._dispatch("PATCH")
-
-        def do_PUT(self) -> None:
-            self._dispatch("PUT")
-
-        def do_DELETE(self) -> None:
-            self._dispatch("DELETE")
-
-        def _body(self) -> bytes:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        self.rfile.readline()
-                        return b"".join(chunks)
-                    chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-        def _dispatch(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            body = self._body()
-            standin.request_log.append(f"{method} {self.path}")
-            if parts.path.startswith("/api/v3/"):
-                self._api(method, parts.path.removeprefix("/api/v3"), parse_qs(parts.query), body)
-            else:
-                self._git(method, parts.path, parts.query, body)
-
-        def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def _api(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
-            reset = standin.rate_limited_until or int(time.time()) + 3600
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                "X-GitHub-Media-Type": "github.v3; format=json",
-                "X-RateLimit-Limit": "5000",
-                "X-RateLimit-Remaining": "0" if standin.rate_limited_until else "4999",
-                "X-RateLimit-Used": "5000" if standin.rate_limited_until else "1",
-                "X-RateLimit-Reset": str(reset),
-                "X-RateLimit-Resource": "core",
-            }
-            try:
-                self._authenticate()
-                headers["X-OAuth-Scopes"] = "repo, read:org, workflow"
-                if standin.rate_limited_until:
-                    message = (
-                        "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please "
-                        "include the request ID 0000:1111:2222 and timestamp 2024-01-01 00:00:00 UTC."
-                    )
-                    doc = f"{DOCS}/overview/rate-limits-for-the-rest-api"
-                    raise ApiError(403, {"message": message, "documentation_url": doc, "status": "403"})
-                body = json.loads(raw) if raw else {}
-                status, data = standin.handle_api(method, path.rstrip("/") or "/", query, body)
-                if isinstance(data, list):
-                    data = self._paginate(path, query, data, headers)
-                elif isinstance(data, dict) and "workflow_runs" in data:
-                    data["workflow_runs"] = self._paginate(path, query, data["workflow_runs"], headers)
-            except ApiError as error:
-                status, data = error.status, error.body
-                headers.update(error.headers)
-            except json.JSONDecodeError:
-                status, data = 400, {"message": "Problems parsing JSON", "documentation_url": DOCS, "status": "400"}
-            self._send(status, json.dumps(data).encode(), headers)
-
-        def _authenticate(self) -> None:
-            scheme, _, value = self.headers.get("Authorization", "").partition(" ")
-            if not value:
-                raise ApiError(401, {"message": "Requires authentication", "documentation_url": DOCS, "status": "401"})
-            if scheme.lower() not in ("token", "bearer") or value.strip() != standin.token:
-                raise ApiError(401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"})
-
-        def _paginate(self, path: str, query: dict[str, list[str]], items: list, headers: dict[str, str]) -> list:
-            per_page = max(1, min(100, int(query.get("per_page", ["30"])[0])))
-            page = max(1, int(query.get("page", ["1"])[0]))
-            last = max(1, -(-len(items) // per_page))
-            links = []
-
-            def link(number: int, rel: str) -> str:
-                params = {key: values[0] for key, values in query.items()} | {"per_page": per_page, "page": number}
-                return f'<{standin.api_url}{path}?{urlencode(params)}>; rel="{rel}"'
-
-            if page > 1:
-                links += [link(page - 1, "prev"), link(1, "first")]
-            if page < last:
-                links += [link(page + 1, "next"), link(last, "last")]
-            if links:
-                headers["Link"] = ", ".join(links)
-            return items[(page - 1) * per_page : page * per_page]
-
-        def _git(self, method: str, path: str, query: str, body: bytes) -> None:
-            match = re.match(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)\.git/(?P<service>.+)$", path)
-            service = match["service"] if match else ""
-            repo = standin._repos.get(f"{match['owner']}/{match['repo']}".lower()) if match else None
-            if repo is None or repo.hidden or service not in GIT_SERVICES:
-                self._send(404, b"Repository not found.\n", {"Content-Type": "text/plain"})
-                return
-            pushing = service == "git-receive-pack" or "service=git-receive-pack" in query
-            standin.calls[f"{method} /{{owner}}/{{repo}}.git/{service}"] += 1
-            if (repo.private or pushing) and not self._git_token_ok():
-                challenge = {"Content-Type": "text/plain", "WWW-Authenticate": 'Basic realm="GitHub"'}
-                self._send(401, b"Invalid username or token.\n", challenge)
-                return
-            if pushing and service == "info/refs" and standin._before_next_push:
-                standin._before_next_push.pop(0)()
-            if pushing and repo.archived:
-                message = b"This repository was archived so it is read-only.\n"
-                self._send(403, message, {"Content-Type": "text/plain"})
-                return
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            status, out_headers, payload = http_backend(
-                repo=repo.repo, service_path=service, method=method, query=query, headers=headers, body=body
-            )
-            self._send(status, payload, dict(out_headers))
-
-        def _git_token_ok(self) -> bool:
-            scheme, _, value = self.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "basic":
-                return False
-            try:
-                _user, _, password = base64.b64decode(value).decode().partition(":")
-            except ValueError:
-                return False
-            return secrets.compare_digest(password, standin.token)
-
-    return Handler
