@@ -8,6 +8,7 @@ import pytest
 
 from integrations.http import RetryPolicy
 from tests.standins.argocd import ArgoCDStandin
+from tests.standins.kubernetes import KubernetesStandin
 
 # Retries as the clients do them, with waits short enough for tests.
 FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.05, max_total_wait=3.0)
@@ -16,4 +17,10 @@ FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.05, max_total_w
 @pytest.fixture
 def argocd() -> Iterator[ArgoCDStandin]:
     with ArgoCDStandin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def cluster() -> Iterator[KubernetesStandin]:
+    with KubernetesStandin() as standin:
         yield standin
