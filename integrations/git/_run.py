@@ -170,4 +170,8 @@ def _error_for(
             f"git {subcommand}{where} was refused: the remote wants credentials it did not get or did not accept "
             f"(check the token and its access to this repository): {detail}"
         )
+    if "couldn't find remote ref" in lowered:
+        return GitError(
+            f"git {subcommand}{where}: no such branch, tag or commit (or the repository is empty): {detail}"
+        )
     return GitError(f"git {subcommand}{where} failed (exit {returncode}): {detail}")

@@ -311,6 +311,16 @@ def test_errors_are_readable_and_trimmed(tmp_path):
     assert "hint:" not in message
 
 
+def test_fetching_a_missing_ref_or_an_empty_repository_says_so(remote, author):
+    with pytest.raises(GitError, match="no such branch, tag or commit"):
+        with fetch_files(remote):
+            pass
+    write_files_and_push(remote, branch="main", files={"a": b"a"}, message="a", **author)
+    with pytest.raises(GitError, match="no such branch, tag or commit"):
+        with fetch_files(remote, ref="v9.9"):
+            pass
+
+
 def test_a_remote_that_never_answers_times_out(tmp_path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
