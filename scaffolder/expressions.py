@@ -459,11 +459,23 @@ class _Limits:
         if exc is None or isinstance(exc, ExpressionError):
             return False
         # Expressions are untrusted code: whatever they raise (TypeError, ZeroDivisionError, RecursionError...)
-        # becomes one error type that names the expression.
+        # becomes one error type that names the expression, or for a whole file the line.
+        message = exc.message or str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+        if "\n" in self.source.strip():
+            line = getattr(exc, "lineno", None) or _template_line(exc)
+            raise ExpressionError(f"{message} (line {line})" if line else message) from exc
         snippet = self.source if len(self.source) <= 120 else self.source[:117] + "..."
-        if isinstance(exc, TemplateError):
-            raise ExpressionError(f"{exc.message or exc} (in {snippet!r})") from exc
-        raise ExpressionError(f"{type(exc).__name__}: {exc} (in {snippet!r})") from exc
+        raise ExpressionError(f"{message} (in {snippet!r})") from exc
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error happened on: Jinja rewrites tracebacks so template frames carry it."""
+    line, traceback = None, exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
 
 
 def _collect(chunks: Iterator[str], max_chars: int) -> str:

@@ -205,9 +205,7 @@ def _errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, lis
         if message not in errors.setdefault(key or "__all__", []):
             errors[key or "__all__"].append(message)
 
-    for error in _validator(schema).iter_errors(dict(data)):
-        while error.context and error.validator in ("oneOf", "anyOf"):
-            error = best_match(error.context)
+    for error in [leaf for top in _validator(schema).iter_errors(dict(data)) for leaf in _leaves(top)]:
         path = ".".join(str(part) for part in error.absolute_path)
         if error.validator in ("required", "dependencies", "dependentRequired"):
             name = _missing_name(error)
@@ -220,6 +218,20 @@ def _errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, lis
             if present and isinstance(value, str) and not (_ENTITY_NAME.match(value) and len(value) <= 63):
                 add(name, "Must be 1-63 letters or digits, separated by single - _ or . characters.")
     return errors
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The errors to show for a oneOf/anyOf failure: those of the branch the data chose (the one whose const or
+    enum matched, as in `dependencies` branches), else jsonschema's best guess."""
+    if not error.context or error.validator not in ("oneOf", "anyOf"):
+        return [error]
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub_error in error.context:
+        branches.setdefault(sub_error.relative_schema_path[0], []).append(sub_error)
+    for branch_errors in branches.values():
+        if not any(sub_error.validator in ("const", "enum") for sub_error in branch_errors):
+            return [leaf for sub_error in branch_errors for leaf in _leaves(sub_error)]
+    return _leaves(best_match(error.context))
 
 
 def _missing_name(error: ValidationError) -> str:

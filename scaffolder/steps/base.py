@@ -106,7 +106,8 @@ def validate_step_input(spec: StepSpec, step_id: str, step_input: Mapping[str, A
     if error.validator == "additionalProperties":
         known = ", ".join(sorted(spec.input_schema.get("properties", {})))
         raise StepInputError(f"step {step_id!r} ({spec.name}): {error.message}; it takes {known}")
-    raise StepInputError(f"step {step_id!r} ({spec.name}): input {where or '(the whole input)'}: {humanize(error)}")
+    message = "This field is required." if error.validator == "required" else humanize(error)
+    raise StepInputError(f"step {step_id!r} ({spec.name}): input {where or '(the whole input)'}: {message}")
 
 
 def run_step(action: str, ctx: StepContext, step_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,18 +132,18 @@ def _reference_problems(definition: ActionDefinition) -> list[str]:
     declared = declared_fields(definition.parameters)
     problems: list[str] = []
 
-    def check(where: str, value: Any, earlier: list[str]) -> None:
-        for place, root, key in expression_references(value, ("parameters", "steps")):
+    def check(prefix: str, value: Any, where: str, earlier: list[str]) -> None:
+        for place, root, key in expression_references(value, ("parameters", "steps"), where):
             if root == "parameters" and key not in declared:
-                problems.append(f"{where}{place} uses parameters.{key}, which no parameter page declares")
+                problems.append(f"{prefix}{place} uses parameters.{key}, which no parameter page declares")
             if root == "steps" and key not in earlier:
-                problems.append(f"{where}{place} uses steps.{key}, which is not a step that runs before it")
+                problems.append(f"{prefix}{place} uses steps.{key}, which is not a step that runs before it")
 
     for index, step in enumerate(definition.steps):
         earlier = [other.id for other in definition.steps[:index]]
-        check(f"step {step.id!r}: ", step.input, earlier)
-        check(f"step {step.id!r}: if ", step.if_, earlier)
-    check("", definition.output, [step.id for step in definition.steps])
+        check(f"step {step.id!r}: ", step.input, "input", earlier)
+        check(f"step {step.id!r}: ", step.if_, "if", earlier)
+    check("", definition.output, "output", [step.id for step in definition.steps])
     return problems
 
 
