@@ -21,6 +21,7 @@ import email.utils
 import logging
 import random
 import re
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class TransportFailure(Exception):
     """The server could not be reached or did not answer in time, after every allowed attempt."""
 
     def __init__(self, *, kind: str, attempts: int, cause: Exception) -> None:
-        self.kind = kind  # "connect", "timeout" or "network"
+        self.kind = kind  # "connect", "tls" (certificate not trusted), "timeout" or "network"
         self.attempts = attempts
         self.cause = cause
         super().__init__(f"{kind} failure after {attempts} attempt(s): {describe_transport_error(cause)}")
@@ -201,11 +202,13 @@ def build_client(
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Client:
     """An httpx client with one timeout for connect, read, write and pool waits, and no redirects followed
-    (a redirect usually means a login page in front of the API, which the caller should report, not follow)."""
+    (a redirect usually means a login page in front of the API, which the caller should report, not follow).
+    `verify` is True, False, or the path of a CA bundle to trust."""
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(timeout),
-        verify=verify,
+        # httpx wants a CA bundle as an SSL context (a path string is deprecated).
+        verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
         headers=dict(headers or {}),
         follow_redirects=False,
     )
@@ -236,6 +239,9 @@ def send(
         try:
             response = client.request(method, url, **request_kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            if is_tls_error(exc):
+                # An untrusted certificate will not become trusted by asking again.
+                raise TransportFailure(kind="tls", attempts=attempt, cause=exc) from exc
             # The request never left this machine, so repeating it is safe whatever the method.
             waited = _wait_or_raise(retry, method, client, url, exc, "connect", attempt, waited)
             continue
@@ -264,6 +270,16 @@ def send(
         )
         time.sleep(wait)
         waited += wait
+
+
+def is_tls_error(exc: BaseException) -> bool:
+    """Whether a connection failed in the TLS handshake (an untrusted or mismatched certificate, say)."""
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, ssl.SSLError):
+            return True
+        current = current.__cause__ or current.__context__
+    return "[SSL" in str(exc)
 
 
 def _full_url(client: httpx.Client, url: str) -> str:

@@ -297,6 +297,12 @@ class ArgoCDClient:
                 f"{self._where} did not answer within {self.timeout:g} s while trying to {action} ({tries}); "
                 f"the server may be overloaded, or raise {setting_name(self.name, 'TIMEOUT')}"
             )
+        elif failure.kind == "tls":
+            message = (
+                f"{self._where} presented a TLS certificate Portico could not verify "
+                f"({describe_transport_error(failure.cause)}); point SSL_CERT_FILE at the CA bundle that signed it, "
+                f"or set {setting_name(self.name, 'VERIFY_TLS')}=false to skip the check"
+            )
         elif failure.kind == "connect":
             message = (
                 f"Could not connect to {self._where} to {action} ({describe_transport_error(failure.cause)}, "

@@ -72,6 +72,7 @@ class KubernetesClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         page_size: int = 500,
         credentials_hint: str = "check the cluster credentials",
+        tls_hint: str = "check the cluster's CA certificate",
     ) -> None:
         self._api = api_client
         self._apps = kubernetes.client.AppsV1Api(api_client)
@@ -83,6 +84,7 @@ class KubernetesClient:
         self._retry = retry
         self.page_size = page_size
         self._credentials_hint = credentials_hint
+        self._tls_hint = tls_hint
 
     @classmethod
     def from_kubeconfig(
@@ -106,13 +108,14 @@ class KubernetesClient:
                 f"Kubernetes cluster '{name}': could not load {where}kubeconfig {path or '(default)'}: {exc}; "
                 f"check {setting_name(name, 'CONTEXT')} and KUBECONFIG"
             ) from None
-        hint = f"check the user of context '{context or '(current)'}' in kubeconfig {path or '(default)'}"
+        where = f"context '{context or '(current)'}' in kubeconfig {path or '(default)'}"
         return cls(
             new_api_client(configuration),
             name=name,
             timeout=timeout,
             retry=retry,
-            credentials_hint=hint,
+            credentials_hint=f"check the user of {where}",
+            tls_hint=f"check certificate-authority(-data) of the cluster of {where}",
         )
 
     @classmethod
@@ -170,6 +173,10 @@ class KubernetesClient:
             retry=retry,
             page_size=page_size,
             credentials_hint=hint,
+            tls_hint=(
+                f"set {setting_name(name, 'CA_FILE')} to the cluster's CA certificate, or "
+                f"{setting_name(name, 'VERIFY_TLS')}=false to skip the check"
+            ),
         )
 
     def __repr__(self) -> str:
@@ -389,6 +396,10 @@ class KubernetesClient:
             text = f"{where} is rate limiting Portico (429) while trying to {action}; try again later"
         elif status is not None and status >= 500:
             text = f"{where} failed to {action} ({status}: {message}); the API server may be restarting"
+        elif status is None and "SSL" in str(exc.reason):
+            # The client turns TLS failures into an ApiException with status 0.
+            detail = " ".join(str(exc.reason).split())[:300]
+            text = f"{where} presented a TLS certificate Portico could not verify ({detail}); {self._tls_hint}"
         elif status is None:
             text = f"{where}: {action} failed ({' '.join(str(exc.reason).split())[:300]})"
         else:

@@ -230,6 +230,12 @@ class PrometheusClient:
                 f"Prometheus at {self.base_url} did not answer within {self.timeout:g} s while trying to {action} "
                 f"({tries}); the query may be too heavy, or raise {setting_name('TIMEOUT')}"
             )
+        elif failure.kind == "tls":
+            message = (
+                f"Prometheus at {self.base_url} presented a TLS certificate Portico could not verify "
+                f"({describe_transport_error(failure.cause)}); point SSL_CERT_FILE at the CA bundle that signed it, "
+                f"or set {setting_name('VERIFY_TLS')}=false to skip the check"
+            )
         elif failure.kind == "connect":
             message = (
                 f"Could not connect to Prometheus at {self.base_url} ({describe_transport_error(failure.cause)}, "

@@ -11,6 +11,7 @@ import pytest
 from integrations.argocd import ArgoCDClient, ArgoCDError, argocd_instances_from_env
 from integrations.http import RetryPolicy
 from tests.integrations.conftest import FAST_RETRY
+from tests.standins._server import self_signed_certificate
 from tests.standins.argocd import ArgoCDStandin, fake_sha
 
 LIST = "/api/v1/applications"
@@ -438,6 +439,20 @@ def test_an_injected_403_is_explained(argocd):
         make_client(argocd).list_applications()
 
     assert caught.value.status == 403
+
+
+def test_tls_certificates_are_verified_unless_told_otherwise(tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    with ArgoCDStandin().use_tls(cert, key) as argocd:
+        argocd.add_application("web")
+        token = argocd.issue_token()
+
+        with pytest.raises(ArgoCDError, match="TLS certificate Portico could not verify.*ARGOCD_VERIFY_TLS=false"):
+            ArgoCDClient(argocd.url, token=token, retry=FAST_RETRY).list_applications()
+        assert argocd.count() == 0  # the handshake failed, and was not tried again
+
+        assert [app.name for app in ArgoCDClient(argocd.url, token=token, verify=cert).list_applications()] == ["web"]
+        assert [app.name for app in ArgoCDClient(argocd.url, token=token, verify=False).list_applications()] == ["web"]
 
 
 def test_tokens_and_passwords_never_reach_logs_or_error_messages(argocd, caplog):

@@ -14,6 +14,8 @@ import yaml
 from integrations.http import RetryPolicy
 from integrations.kubernetes import KubernetesClient, KubernetesError, kubernetes_clusters_from_env
 from tests.integrations.conftest import FAST_RETRY
+from tests.standins._server import self_signed_certificate
+from tests.standins.kubernetes import KubernetesStandin
 
 DEPLOYMENTS = "/apis/apps/v1/deployments"
 
@@ -264,8 +266,6 @@ def test_check_connection_reports_the_version_or_the_reason_it_failed(cluster):
 
 
 def test_from_kubeconfig_talks_to_several_clusters_at_once_without_touching_the_global_configuration(cluster, tmp_path):
-    from tests.standins.kubernetes import KubernetesStandin
-
     default_before = kubernetes.client.Configuration._default
     with KubernetesStandin() as other:
         cluster.add_deployment("shop", "web")
@@ -306,6 +306,23 @@ def test_in_cluster_outside_a_pod_says_to_unset_the_setting(monkeypatch):
 
     with pytest.raises(KubernetesError, match="unset KUBERNETES_IN_CLUSTER"):
         KubernetesClient.in_cluster()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_tls_is_verified_against_the_configured_ca(tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    with KubernetesStandin().use_tls(cert, key) as cluster:
+        cluster.add_deployment("shop", "web")
+        token = cluster.issue_token()
+
+        with pytest.raises(KubernetesError, match="TLS certificate Portico could not verify.*KUBERNETES_CA_FILE"):
+            KubernetesClient.from_host(cluster.url, token, retry=FAST_RETRY).list_deployments()
+        assert cluster.count() == 0
+
+        with_ca = KubernetesClient.from_host(cluster.url, token, ca_file=cert)
+        assert [d.name for d in with_ca.list_deployments()] == ["web"]
+        unverified = KubernetesClient.from_host(cluster.url, token, verify_ssl=False)
+        assert [d.name for d in unverified.list_deployments()] == ["web"]
 
 
 # Failure modes

@@ -16,6 +16,7 @@ from integrations.http import RetryPolicy
 from integrations.prometheus import PrometheusClient, PrometheusError, prometheus_servers_from_env
 from tests.helpers import require_binary
 from tests.integrations.conftest import FAST_RETRY
+from tests.standins._server import self_signed_certificate
 from tests.standins.prometheus import OpenMetrics, PrometheusProcess, PrometheusProxy, create_blocks
 
 pytestmark = pytest.mark.prometheus
@@ -293,6 +294,15 @@ def test_malformed_json_gives_a_clear_error(proxy):
 def test_a_wrong_base_url_gives_a_clear_error(proxy):
     with pytest.raises(PrometheusError, match="404.*base URL .without /api/v1"):
         PrometheusClient(proxy.url + "/api/v1", token=proxy.token, retry=FAST_RETRY).query("up")
+
+
+def test_an_untrusted_certificate_names_the_setting_to_fix(prometheus_exact, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    with PrometheusProxy(prometheus_exact.url).use_tls(cert, key) as proxy:
+        with pytest.raises(PrometheusError, match="could not verify.*PROMETHEUS_VERIFY_TLS=false"):
+            PrometheusClient(proxy.url).query("up")
+
+        assert by_service(PrometheusClient(proxy.url, verify=cert).query(RATE, time=prometheus_exact.at))
 
 
 def test_tokens_and_header_values_never_reach_logs_or_error_messages(proxy, caplog):

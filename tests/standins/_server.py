@@ -16,12 +16,16 @@ Also here: the Kubernetes label selector language, which both Argo CD and Kubern
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import re
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -119,6 +123,7 @@ class StandinServer:
         self._retry_after = "1"
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._tls: ssl.SSLContext | None = None
         self.port = 0
 
     # Lifecycle
@@ -137,12 +142,20 @@ class StandinServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def use_tls(self, cert_file: str, key_file: str) -> StandinServer:
+        """Serve HTTPS with this certificate (call before start())."""
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._tls.load_cert_chain(cert_file, key_file)
+        return self
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     def _listen(self, port: int) -> None:
         self._server = _Server(("127.0.0.1", port), self)
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         # A short poll interval keeps stop() fast: shutdown() waits for the serving loop to notice.
         self._thread = threading.Thread(
@@ -227,6 +240,37 @@ class StandinServer:
 
     def error_response(self, status: int, message: str, *, headers: Mapping[str, str] | None = None) -> Response:
         raise NotImplementedError
+
+
+def self_signed_certificate(directory: Path) -> tuple[str, str]:
+    """Write a self-signed certificate for 127.0.0.1 and its key; returns (certificate path, key path). The
+    certificate is its own CA, so passing it as the CA bundle makes a client trust it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portico stand-in")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "standin.crt", directory / "standin.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
 
 
 _REASONS = {

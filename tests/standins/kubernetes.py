@@ -50,46 +50,28 @@ SERVER_VERSION = {
     "platform": "linux/amd64",
 }
 
-# (group, resource, list kind, list apiVersion, fields a fieldSelector may use)
+# resource: (API group, list kind, list apiVersion, the fields a fieldSelector may use)
+_META_FIELDS = "metadata.name metadata.namespace"
 RESOURCES = {
-    "deployments": ("apps", "deployments", "DeploymentList", "apps/v1", {"metadata.name", "metadata.namespace"}),
+    "deployments": ("apps", "DeploymentList", "apps/v1", set(_META_FIELDS.split())),
     "pods": (
         "",
-        "pods",
         "PodList",
         "v1",
-        {
-            "metadata.name",
-            "metadata.namespace",
-            "spec.nodeName",
-            "spec.restartPolicy",
-            "spec.schedulerName",
-            "spec.serviceAccountName",
-            "status.phase",
-            "status.podIP",
-            "status.nominatedNodeName",
-        },
+        set(
+            f"{_META_FIELDS} spec.nodeName spec.restartPolicy spec.schedulerName spec.serviceAccountName "
+            "status.phase status.podIP status.nominatedNodeName".split()
+        ),
     ),
     "events": (
         "",
-        "events",
         "EventList",
         "v1",
-        {
-            "metadata.name",
-            "metadata.namespace",
-            "involvedObject.kind",
-            "involvedObject.namespace",
-            "involvedObject.name",
-            "involvedObject.uid",
-            "involvedObject.apiVersion",
-            "involvedObject.resourceVersion",
-            "involvedObject.fieldPath",
-            "reason",
-            "reportingComponent",
-            "source",
-            "type",
-        },
+        set(
+            f"{_META_FIELDS} involvedObject.kind involvedObject.namespace involvedObject.name involvedObject.uid "
+            "involvedObject.apiVersion involvedObject.resourceVersion involvedObject.fieldPath reason "
+            "reportingComponent source type".split()
+        ),
     ),
 }
 ROUTES = [
@@ -425,8 +407,8 @@ class KubernetesStandin(StandinServer):
         return json_response(status, status_object(status, message, details=details), headers)
 
     def _list(self, request: Request, resource: str, namespace: str | None) -> Response:
-        group, plural, list_kind, api_version, fields = RESOURCES[resource]
-        self._authorize(request, group, plural, namespace)
+        group, list_kind, api_version, fields = RESOURCES[resource]
+        self._authorize(request, group, resource, namespace)
         try:
             labels = parse_label_selector(request.param("labelSelector"))
         except ValueError as exc:
