@@ -50,6 +50,8 @@ PLATFORM_DEFAULTS: dict[str, Any] = {
     "secretStore": "platform-secrets",
 }
 
+_OPTIONAL_ROOTS = frozenset({"parameters", "values"})  # user-supplied data: a missing key reads as empty
+_CACHED_SOURCE_CHARS = 10_000  # larger sources (whole skeleton files) are compiled each time, not kept in memory
 _SINGLE_EXPRESSION = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 _EXPRESSION_BODY = re.compile(r"(\$\{\{|\{%)(.*?)(\}\}|%\})", re.DOTALL)
 _JS_OPERATORS = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(===|!==)""")
@@ -162,9 +164,9 @@ class _Undefined(StrictUndefined):
 
 
 class _OptionalDict(_PathDict):
-    """Inside `parameters`, a field the user left empty reads as nothing (as in Backstage), not as an error.
-
-    Typos are still caught: dry_run_check reports every `parameters.x` that no parameter page declares.
+    """Inside `parameters` (and a skeleton's `values`), a field left empty reads as nothing, as in Backstage,
+    rather than as an error. Typos in step inputs are still caught: dry_run_check reports every `parameters.x`
+    that no parameter page declares.
     """
 
     __slots__ = ()
@@ -435,8 +437,14 @@ def _js_compat(source: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _compiled_template(source: str, blocks: bool) -> Any:
+def _cached_template(source: str, blocks: bool) -> Any:
     return _environment(blocks).from_string(_js_compat(source))
+
+
+def _compiled_template(source: str, blocks: bool) -> Any:
+    if len(source) > _CACHED_SOURCE_CHARS:
+        return _environment(blocks).from_string(_js_compat(source))
+    return _cached_template(source, blocks)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -505,7 +513,7 @@ def _prepare(context: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(context, _PreparedContext):
         return context
     try:
-        return _PreparedContext({key: _wrap(value, key, key == "parameters") for key, value in context.items()})
+        return _PreparedContext({key: _wrap(value, key, key in _OPTIONAL_ROOTS) for key, value in context.items()})
     except RecursionError as exc:
         raise ExpressionError("the expression context is nested too deeply") from exc
 

@@ -8,6 +8,7 @@ the outputs later steps read are the ones those steps promise (remoteUrl, repoCo
 import copy
 import functools
 import re
+import socket
 import tomllib
 from pathlib import Path
 
@@ -209,6 +210,19 @@ def check_crd(document):
 
 
 CRD_KINDS = {"Application", "ServiceMonitor", "PostgreSQLInstance", "ExternalSecret", "Database", "Table"}
+
+
+def test_kubernetes_schemas_are_checked_offline(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network access in a schema check")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": 80}]}}
+
+    assert f"{KUBERNETES_VERSION}.0" in kubernetes_validate.utils.all_versions()
+    assert kubernetes_validate.validate(service, KUBERNETES_VERSION, strict=True) == KUBERNETES_VERSION
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(service | {"spec": {"portz": []}}, KUBERNETES_VERSION, strict=True)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

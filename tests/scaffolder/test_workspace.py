@@ -148,11 +148,26 @@ def test_a_template_that_expands_past_the_byte_limit_is_stopped(tmp_path):
         render_skeleton(tmp_path / "s", tmp_path / "out", {}, max_bytes=100_000)
 
 
-def test_an_expression_error_names_the_file(tmp_path):
-    write(tmp_path / "s" / "docs" / "index.md", "# Title\n${{ values.missing.deeper }}\n")
+def test_an_expression_error_names_the_file_and_line(tmp_path):
+    write(tmp_path / "s" / "docs" / "index.md", "# Title\n${{ settings.SECRET_KEY }}\n")
+    write(tmp_path / "s" / "docs" / "broken.md", "# Title\n\n{% if values.name %}\n")
 
-    with pytest.raises(WorkspaceError, match=r"docs/index.md: values.missing is undefined \(known: name\) \(line 2\)"):
+    with pytest.raises(WorkspaceError, match=r"docs/broken.md: .*'endif'.*\(line 3\)"):
         render_skeleton(tmp_path / "s", tmp_path / "out", {"name": "x"})
+    (tmp_path / "s" / "docs" / "broken.md").unlink()
+    with pytest.raises(WorkspaceError, match=r"docs/index.md: settings is undefined \(line 2\)"):
+        render_skeleton(tmp_path / "s", tmp_path / "out", {"name": "x"})
+
+
+def test_a_value_left_out_reads_as_empty_as_in_backstage(tmp_path):
+    write(
+        tmp_path / "s" / "README.md",
+        "# ${{ values.name }}\n{% if values.system %}Part of ${{ values.system }}{% endif %}",
+    )
+
+    render_skeleton(tmp_path / "s", tmp_path / "out", {"name": "x"})
+
+    assert (tmp_path / "out/README.md").read_text() == "# x\n"
 
 
 def test_executable_bits_are_kept(tmp_path):
