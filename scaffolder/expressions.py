@@ -34,6 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 MAX_VALUE_CHARS = 1_000_000  # the largest string or list one operation may build
 MAX_OUTPUT_CHARS = 1_000_000  # the largest rendered step-input string
 MAX_RANGE_ITEMS = 10_000  # range() items per render, summed over every call
+MAX_LOOP_ITERATIONS = 100_000  # {% for %} iterations per render, nested loops included
 RENDER_SECONDS = 2.0  # per render_value / render_text call
 
 # What the engine passes as `platform` when settings say nothing (see expression_context).
@@ -79,6 +80,7 @@ class _Budget:
     range_left: int
     deadline: float
     seconds: float
+    loops_left: int = MAX_LOOP_ITERATIONS
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
@@ -90,9 +92,8 @@ _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("portic
 
 def _budget() -> _Budget:
     budget = _BUDGET.get()
-    if budget is None:  # a template called outside render_value/render_text: give it a fresh budget
-        budget = _Budget(MAX_RANGE_ITEMS, time.monotonic() + RENDER_SECONDS, RENDER_SECONDS)
-        _BUDGET.set(budget)
+    if budget is None:  # only render_value/render_text run templates, and they set one; never run unlimited
+        return _Budget(MAX_RANGE_ITEMS, time.monotonic() + RENDER_SECONDS, RENDER_SECONDS)
     return budget
 
 
@@ -222,6 +223,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # Every {% for %} iterates through _loop_guard, so nested loops that print nothing still hit the limits.
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "portico_loop_guard", [], [], None, None, lineno=loop.lineno)
+        return tree
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         # JavaScript semantics for `a.b` on dicts: the key wins over dict methods (`values.items` is the key "items").
         if isinstance(obj, dict) and attribute in obj:
@@ -289,6 +297,17 @@ def _safe_range(*args: int) -> range:
         raise SecurityError(f"range() would make more than {MAX_RANGE_ITEMS} items in this template")
     budget.range_left -= len(numbers)
     return numbers
+
+
+def _loop_guard(items: Any) -> Iterator[Any]:
+    budget = _budget()
+    for item in items:
+        budget.loops_left -= 1
+        if budget.loops_left < 0:
+            raise SecurityError(f"loops ran more than {MAX_LOOP_ITERATIONS} times in this template")
+        if budget.loops_left % 1000 == 0:
+            budget.tick()
+        yield item
 
 
 def _safe_replace(text: str, old: str, new: str, count: int = -1) -> str:
@@ -418,7 +437,7 @@ def _environment(blocks: bool) -> _Sandbox:
         cache_size=0,
         **delimiters,
     )
-    env.filters = dict(_FILTERS)
+    env.filters = dict(_FILTERS) | {"portico_loop_guard": _loop_guard}
     env.globals = {"range": _safe_range, "null": None}
     return env
 

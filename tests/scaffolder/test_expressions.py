@@ -164,6 +164,25 @@ def test_nested_loops_in_a_skeleton_are_stopped_quickly():
     assert time.monotonic() - started < 2
 
 
+def test_nested_loops_over_data_are_stopped_even_when_they_print_nothing():
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match="loops ran more than 100000 times"):
+        render_text(
+            "{% for a in values.x %}{% for b in values.x %}{% endfor %}{% endfor %}", {"values": {"x": "y" * 5000}}
+        )
+    assert time.monotonic() - started < 2
+
+
+def test_loops_keep_working():
+    text = (
+        "{% for k, v in values.m.items() %}${{ loop.index }}${{ k }}=${{ v }}"
+        "{% if not loop.last %},{% endif %}{% endfor %}"
+    )
+
+    assert render_text(text, {"values": {"m": {"a": 1, "b": 2}}}) == "1a=1,2b=2"
+    assert render_text("{% for x in [] %}x{% else %}empty{% endfor %}", {}) == "empty"
+
+
 def test_templates_cannot_include_import_or_extend_files():
     for source in ("{% include '/etc/passwd' %}", "{% import 'x.j2' as x %}", "{% extends '/etc/hostname' %}"):
         with pytest.raises(ExpressionError, match="no loader"):
