@@ -36,19 +36,21 @@ class _RedactSecretHeaders(logging.Filter):
     """httpcore's DEBUG trace prints response headers verbatim, and Argo CD's login answer carries the session token
     in `Set-Cookie`. This filter blanks the values of secret-bearing headers in those records."""
 
+    # (b'Set-Cookie', b'argocd.token=...'): Python quotes a bytes value with " when it contains a ', hence the \2.
     _HEADER_RE = re.compile(
-        r"(\(b'(?:set-cookie|cookie|authorization|proxy-authorization|x-auth-token)', b')[^']*(')", re.IGNORECASE
+        r"(\(b'(?:set-cookie|cookie|authorization|proxy-authorization|x-auth-token)', b)(['\"])(?:\\.|(?!\2).)*\2",
+        re.IGNORECASE,
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = self._HEADER_RE.sub(r"\1[redacted]\2", message)
+        redacted = self._HEADER_RE.sub(r"\1\2[redacted]\2", message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
 
 
-for _name in ("httpcore.http11", "httpcore.http2", "httpcore.connection"):
+for _name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy"):
     logging.getLogger(_name).addFilter(_RedactSecretHeaders())
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -72,7 +74,6 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 class TransportFailure(Exception):
@@ -203,12 +204,18 @@ def build_client(
 ) -> httpx.Client:
     """An httpx client with one timeout for connect, read, write and pool waits, and no redirects followed
     (a redirect usually means a login page in front of the API, which the caller should report, not follow).
-    `verify` is True, False, or the path of a CA bundle to trust."""
+    `verify` is True, False, or the path of a CA bundle to trust (ValueError when it cannot be read)."""
+    tls: bool | ssl.SSLContext = verify if isinstance(verify, bool) else True
+    if isinstance(verify, str):
+        # httpx wants a CA bundle as an SSL context (a path string is deprecated).
+        try:
+            tls = ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot read the CA bundle {verify}: {exc}") from None
     return httpx.Client(
         base_url=base_url,
         timeout=httpx.Timeout(timeout),
-        # httpx wants a CA bundle as an SSL context (a path string is deprecated).
-        verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
+        verify=tls,
         headers=dict(headers or {}),
         follow_redirects=False,
     )

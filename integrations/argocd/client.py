@@ -95,7 +95,12 @@ class ArgoCDClient:
         self._password = password or None
         self._session_token: str | None = None
         self._login_lock = threading.Lock()
-        self._http = build_client(self.base_url, timeout=timeout, verify=verify, headers={"Accept": "application/json"})
+        try:
+            self._http = build_client(
+                self.base_url, timeout=timeout, verify=verify, headers={"Accept": "application/json"}
+            )
+        except ValueError as exc:
+            raise ArgoCDError(f"Argo CD '{name}': {exc}") from None
 
     def __repr__(self) -> str:
         return f"ArgoCDClient(name={self.name!r}, base_url={self.base_url!r})"

@@ -107,9 +107,12 @@ class PrometheusClient:
         self.timeout = timeout
         self._retry = retry
         self._secrets = [value for value in extra.values() if value]
-        self._http = build_client(
-            self.base_url, timeout=timeout, verify=verify, headers={"Accept": "application/json", **extra}
-        )
+        try:
+            self._http = build_client(
+                self.base_url, timeout=timeout, verify=verify, headers={"Accept": "application/json", **extra}
+            )
+        except ValueError as exc:
+            raise PrometheusError(f"Prometheus: {exc}") from None
 
     def __repr__(self) -> str:
         return f"PrometheusClient(base_url={self.base_url!r})"

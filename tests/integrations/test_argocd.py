@@ -453,6 +453,8 @@ def test_tls_certificates_are_verified_unless_told_otherwise(tmp_path):
 
         assert [app.name for app in ArgoCDClient(argocd.url, token=token, verify=cert).list_applications()] == ["web"]
         assert [app.name for app in ArgoCDClient(argocd.url, token=token, verify=False).list_applications()] == ["web"]
+    with pytest.raises(ArgoCDError, match="cannot read the CA bundle"):
+        ArgoCDClient(argocd.url, token=token, verify=str(tmp_path / "missing.pem"))
 
 
 def test_tokens_and_passwords_never_reach_logs_or_error_messages(argocd, caplog):
