@@ -173,7 +173,8 @@ def clean_inputs(parameters: Any, data: Mapping[str, Any]) -> CleanedInputs:
     errors: dict[str, list[str]] = {}
     for schema in active:
         for key, messages in _errors(schema, cleaned).items():
-            errors.setdefault(key, []).extend(m for m in messages if m not in errors.get(key, []))
+            known_messages = errors.setdefault(key, [])
+            known_messages += [message for message in messages if message not in known_messages]
     return CleanedInputs(values=cleaned, errors=errors)
 
 
