@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft7Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
-from scaffolder.expressions import ExpressionError, evaluate_condition
+from scaffolder.expressions import ExpressionError, evaluate_condition, parse_repo_url
 
 ENTITY_PICKERS = {"EntityPicker", "OwnerPicker", "OwnedEntityPicker", "MyGroupsPicker", "MultiEntityPicker"}
 _CONDITIONAL_KEYS = ("dependencies", "dependentRequired", "dependentSchemas", "then", "else", "allOf", "anyOf", "oneOf")
@@ -213,12 +213,32 @@ def _errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, lis
             add(f"{path}.{name}" if path else name, _required_message(error))
         else:
             add(path, humanize(error))
+    # What Backstage's field extensions check in the browser, checked again here where it counts.
     for name, field_schema in _walk_properties(schema):
+        present, value = _lookup(data, name)
+        if not present or not isinstance(value, str):
+            continue
         if field_schema.get("ui:field") == "EntityNamePicker":
-            present, value = _lookup(data, name)
-            if present and isinstance(value, str) and not (_ENTITY_NAME.match(value) and len(value) <= 63):
+            if not (_ENTITY_NAME.match(value) and len(value) <= 63):
                 add(name, "Must be 1-63 letters or digits, separated by single - _ or . characters.")
+        if field_schema.get("ui:field") == "RepoUrlPicker":
+            problem = _repo_url_problem(value, field_schema.get("ui:options") or {})
+            if problem:
+                add(name, problem)
     return errors
+
+
+def _repo_url_problem(value: str, options: Mapping[str, Any]) -> str:
+    try:
+        parsed = parse_repo_url(value)
+    except ValueError:
+        return "Must be a repository location like github.com?owner=acme&repo=payments."
+    hosts, owners = options.get("allowedHosts") or [], options.get("allowedOwners") or []
+    if hosts and parsed["host"] not in hosts:
+        return f"Must be a repository on {', '.join(hosts)}."
+    if owners and parsed.get("owner") not in owners:
+        return f"Must be a repository owned by {', '.join(owners)}."
+    return ""
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:

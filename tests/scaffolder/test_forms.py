@@ -159,6 +159,29 @@ def test_entity_names_from_the_name_picker_are_checked_server_side():
     assert validate_inputs([page], {"component": "fine.name-1"}) == {}
 
 
+def test_repository_locations_must_be_on_an_allowed_host_and_owner():
+    page = {
+        "properties": {
+            "repoUrl": {
+                "type": "string",
+                "ui:field": "RepoUrlPicker",
+                "ui:options": {"allowedHosts": ["github.com"], "allowedOwners": ["acme"]},
+            }
+        }
+    }
+
+    assert validate_inputs([page], {"repoUrl": "github.com?owner=acme&repo=svc"}) == {}
+    assert validate_inputs([page], {"repoUrl": "evil.test?owner=acme&repo=svc"}) == {
+        "repoUrl": ["Must be a repository on github.com."]
+    }
+    assert validate_inputs([page], {"repoUrl": "github.com?owner=other&repo=svc"}) == {
+        "repoUrl": ["Must be a repository owned by acme."]
+    }
+    assert validate_inputs([page], {"repoUrl": "github.com?owner=acme"}) == {
+        "repoUrl": ["Must be a repository location like github.com?owner=acme&repo=payments."]
+    }
+
+
 def test_a_declared_2020_12_schema_is_read_as_2020_12():
     page = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
