@@ -1,0 +1,13 @@
+from django.urls import reverse
+
+# The header navigation: (label, url name, path prefix that marks it active). Each app adds its entry when it ships.
+NAVIGATION = [
+    ("Docs", "techdocs:index", "/docs/"),
+]
+
+
+def navigation(request):
+    items = []
+    for label, url_name, prefix in NAVIGATION:
+        items.append({"label": label, "url": reverse(url_name), "active": request.path.startswith(prefix)})
+    return {"navigation": items}

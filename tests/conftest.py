@@ -1,0 +1,25 @@
+"""Fixtures shared by the whole suite."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture
+def member(django_user_model):
+    """A signed-in developer with no special rights."""
+    return django_user_model.objects.create_user(username="dev", password="dev-password", email="dev@example.com")
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member)
+    return client
+
+
+def pytest_sessionstart(session):
+    # In CI the suite must run against the real PostgreSQL and Redis, never silently on the embedded defaults.
+    if os.environ.get("CI"):
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError(f"CI is set but {', '.join(missing)} is not: the suite must use the real services")
