@@ -1,0 +1,3 @@
+"""API routes for locations and ingestion."""
+
+urlpatterns: list = []
