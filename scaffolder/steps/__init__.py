@@ -1,7 +1,13 @@
 """Portico's step library. Importing this package registers the steps that need no outside system; modules with
 steps for outside systems register theirs into the same STEP_LIBRARY when they are imported."""
 
-from scaffolder.steps import local  # noqa: F401  (registers fetch:template, fetch:plain, debug:log)
+from scaffolder.steps import (  # noqa: F401  (importing a module registers its steps)
+    catalog,
+    git,
+    github,
+    gitops,
+    local,
+)
 from scaffolder.steps.base import (
     STEP_LIBRARY,
     StepContext,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,4 +135,25 @@ def debug_log(ctx: StepContext, step_input: dict[str, Any]) -> dict[str, Any]:
                 ctx.log("info", f"{path}:\n{text}")
             else:
                 ctx.log("info", path)
+    return {}
+
+
+@register(
+    "debug:wait",
+    input_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "seconds": {"type": "number", "minimum": 0, "maximum": 600},
+            "minutes": {"type": "number", "minimum": 0, "maximum": 10},
+        },
+    },
+    description="Pause the run (Backstage's debug:wait); a dry run does not wait.",
+)
+def debug_wait(ctx: StepContext, step_input: dict[str, Any]) -> dict[str, Any]:
+    seconds = float(step_input.get("seconds", 0)) + 60 * float(step_input.get("minutes", 0))
+    if ctx.dry_run:
+        return {}
+    ctx.log("info", f"waiting {seconds:g} s")
+    time.sleep(min(seconds, 600))
     return {}
