@@ -2,6 +2,7 @@ from django.urls import reverse
 
 # The header navigation: (label, url name, path prefix that marks it active). Each app adds its entry when it ships.
 NAVIGATION = [
+    ("Catalog", "catalog:index", "/catalog/"),
     ("Docs", "techdocs:index", "/docs/"),
 ]
 
@@ -10,4 +11,9 @@ def navigation(request):
     items = []
     for label, url_name, prefix in NAVIGATION:
         items.append({"label": label, "url": reverse(url_name), "active": request.path.startswith(prefix)})
-    return {"navigation": items}
+    # The header search box searches the catalog, with suggestions as you type.
+    return {
+        "navigation": items,
+        "search_url": reverse("catalog:search"),
+        "search_suggest_url": reverse("catalog:suggest"),
+    }
