@@ -267,6 +267,11 @@ def _fields_from_descriptor(data: dict) -> dict[str, Any]:
     }
 
 
+def descriptor_digest(data: dict, *, source_file: str, warnings: list[str]) -> str:
+    """What decides "unchanged": the descriptor, the file it came from and the warnings it had."""
+    return content_hash({"descriptor": data, "file": source_file, "warnings": warnings})
+
+
 def entity_upsert_descriptor(
     *,
     data: dict,
@@ -276,6 +281,7 @@ def entity_upsert_descriptor(
     source_line: int | None = None,
     warnings: list[str] | None = None,
     check_ownership: bool = True,
+    audit: bool = True,
 ) -> UpsertResult:
     """Create or update the entity a (Backstage-style) descriptor describes.
 
@@ -297,7 +303,7 @@ def entity_upsert_descriptor(
         relations = _relations_of(blueprint, data)
     except InvalidRef as exc:
         raise CatalogError(str(exc), [str(exc)]) from exc
-    digest = content_hash({"descriptor": data, "file": source_file, "warnings": warnings or []})
+    digest = descriptor_digest(data, source_file=source_file, warnings=warnings or [])
     existing = Entity.objects.filter(ref=fields["ref"]).first()
     if existing is not None:
         if check_ownership and location is not None and existing.location_id not in (None, location.pk):
@@ -335,7 +341,8 @@ def entity_upsert_descriptor(
             entity.save()
             verb = "entity.update"
         _sync_relations(entity, relations)
-        audit_record(actor=actor, verb=verb, target=entity, changes={"source": source_file} if source_file else {})
+        if audit:  # ingestion records one event per location refresh instead of one per entity
+            audit_record(actor=actor, verb=verb, target=entity, changes={"source": source_file} if source_file else {})
     return UpsertResult(entity, created=existing is None, changed=True, warnings=warnings or [])
 
 

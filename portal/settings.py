@@ -127,6 +127,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 30.0},
+    "catalog-refresh-due-locations": {"task": "catalog.refresh_due_locations", "schedule": 60.0},
 }
 # A worker is "recent" for /readyz when its heartbeat is younger than this many seconds.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
@@ -153,6 +154,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous user row; anonymous visitors must log in.
+
+# Catalog ingestion.
+CATALOG_REFRESH_INTERVAL = env.int("CATALOG_REFRESH_INTERVAL", default=300)  # seconds between refreshes of a location
+CATALOG_MAX_FILE_BYTES = env.int("CATALOG_MAX_FILE_BYTES", default=1_048_576)
+CATALOG_MAX_REPOSITORY_BYTES = env.int("CATALOG_MAX_REPOSITORY_BYTES", default=50 * 1_048_576)
+# Hosts that $text/$json/$yaml placeholders may fetch from and http(s) repository URLs may point at. Addresses in
+# private, loopback and link-local ranges are refused unless listed in CATALOG_ALLOWED_NETWORKS.
+CATALOG_ALLOWED_HOSTS = env.list("CATALOG_ALLOWED_HOSTS", default=["github.com", "raw.githubusercontent.com"])
+CATALOG_ALLOWED_NETWORKS = env.list("CATALOG_ALLOWED_NETWORKS", default=[])
+# Local folders and file:// repositories: the embedded default. Turn off where users must not read the server's disk.
+CATALOG_ALLOW_LOCAL_REPOSITORIES = env.bool("CATALOG_ALLOW_LOCAL_REPOSITORIES", default=True)
+GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
+GITHUB_GIT_HOST = env.str("GITHUB_GIT_HOST", default="github.com")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
