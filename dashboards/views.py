@@ -1,0 +1,167 @@
+"""Dashboard pages: the service tabs (deployments, metrics, workloads, CI), the services overview and the
+integration status page. Thin: parse, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_POST
+
+from catalog.models import Entity
+from dashboards import selectors, services
+from dashboards.charts import line_chart
+from dashboards.mapping import targets_for
+from dashboards.models import CIStatusSnapshot, DeploymentSnapshot, MetricSnapshot
+from dashboards.polling import ARGOCD, GITHUB, KUBERNETES, PROMETHEUS, SYSTEMS
+from rbac.selectors import CHANGE, can, restrict
+
+WINDOWS = [("1h", "1 hour"), ("6h", "6 hours"), ("24h", "24 hours")]
+
+
+def _entity_base_template() -> str:
+    # The catalog pages provide the entity header and tabs; until they ship, a plain header stands in.
+    try:
+        get_template("catalog/entity_base.html")
+    except TemplateDoesNotExist:
+        return "dashboards/_entity_fallback.html"
+    return "catalog/entity_base.html"
+
+
+def _tab_context(request: HttpRequest, *, kind: str, namespace: str, name: str) -> dict:
+    try:
+        from catalog.views import entity_tab_context
+    except ImportError:
+        entity_tab_context = None
+    if entity_tab_context is not None:
+        context = dict(entity_tab_context(request, kind=kind, namespace=namespace, name=name))
+    else:
+        ref = f"{kind}:{namespace}/{name}".lower()
+        entity = get_object_or_404(restrict(Entity.objects.all(), user=request.user), ref=ref)
+        context = {"entity": entity, "tabs": [], "active_tab": request.resolver_match.url_name}
+    context["entity_base_template"] = _entity_base_template()
+    context["targets"] = targets_for(context["entity"])
+    return context
+
+
+@login_required
+def deployments(request: HttpRequest, kind: str, namespace: str, name: str) -> HttpResponse:
+    context = _tab_context(request, kind=kind, namespace=namespace, name=name)
+    entity = context["entity"]
+    context.update(
+        snapshots=list(entity.deployment_snapshots.all()),
+        state=selectors.system_states()[ARGOCD],
+        may_sync=can(request.user, CHANGE, entity),
+    )
+    return render(request, "dashboards/deployments.html", context)
+
+
+@login_required
+@require_POST
+def deployment_sync(request: HttpRequest, kind: str, namespace: str, name: str, pk: int) -> HttpResponse:
+    context = _tab_context(request, kind=kind, namespace=namespace, name=name)
+    entity = context["entity"]
+    snapshot = get_object_or_404(DeploymentSnapshot, pk=pk, entity=entity)
+    if not can(request.user, CHANGE, entity):
+        return HttpResponseForbidden("You may not sync this service's deployments.")
+    result = services.deployment_sync(actor=request.user, snapshot=snapshot)
+    status = 200 if result.ok else 502
+    if request.htmx:
+        return render(request, "dashboards/_sync_result.html", {"result": result}, status=status)
+    context.update(
+        snapshots=list(entity.deployment_snapshots.all()),
+        state=selectors.system_states()[ARGOCD],
+        may_sync=True,
+        sync_result=result,
+    )
+    return render(request, "dashboards/deployments.html", context, status=status)
+
+
+@login_required
+def metrics(request: HttpRequest, kind: str, namespace: str, name: str) -> HttpResponse:
+    context = _tab_context(request, kind=kind, namespace=namespace, name=name)
+    window = request.GET.get("window", "1h")
+    if window not in dict(WINDOWS):
+        window = "1h"
+    snapshot = MetricSnapshot.objects.filter(entity=context["entity"], window=window).first()
+    context.update(
+        window=window,
+        windows=WINDOWS,
+        snapshot=snapshot,
+        charts=_charts(snapshot) if snapshot else [],
+        state=selectors.system_states()[PROMETHEUS],
+    )
+    template = "dashboards/metrics.html#charts" if request.htmx else "dashboards/metrics.html"
+    return render(request, template, context)
+
+
+def _charts(snapshot: MetricSnapshot) -> list:
+    series = snapshot.series or {}
+    return [
+        line_chart([("requests", series.get("request_rate", []))], title="Request rate", unit="req/s"),
+        line_chart([("errors", series.get("error_ratio", []))], title="Error ratio (5xx)", unit="percent"),
+        line_chart(
+            [("p50", series.get("p50", [])), ("p95", series.get("p95", []))],
+            title="Latency p50 and p95",
+            unit="seconds",
+        ),
+    ]
+
+
+@login_required
+def workloads(request: HttpRequest, kind: str, namespace: str, name: str) -> HttpResponse:
+    context = _tab_context(request, kind=kind, namespace=namespace, name=name)
+    context.update(
+        snapshots=list(context["entity"].workload_snapshots.all()), state=selectors.system_states()[KUBERNETES]
+    )
+    return render(request, "dashboards/workloads.html", context)
+
+
+@login_required
+def ci(request: HttpRequest, kind: str, namespace: str, name: str) -> HttpResponse:
+    context = _tab_context(request, kind=kind, namespace=namespace, name=name)
+    context.update(
+        snapshot=CIStatusSnapshot.objects.filter(entity=context["entity"]).first(),
+        state=selectors.system_states()[GITHUB],
+    )
+    return render(request, "dashboards/ci.html", context)
+
+
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    owner, system = request.GET.get("owner", "").strip(), request.GET.get("system", "").strip()
+    page = Paginator(selectors.service_list(user=request.user, owner=owner, system=system), 50).get_page(
+        request.GET.get("page")
+    )
+    for entity in page.object_list:
+        entity.deployments = list(entity.deployment_snapshots.all())
+        entity.health = selectors.worst_health(entity.deployments) if entity.deployments else ""
+    context = {
+        "page": page,
+        "owner": owner,
+        "system": system,
+        "choices": selectors.filter_choices(user=request.user),
+        "argocd": selectors.system_states()[ARGOCD],
+    }
+    template = "dashboards/overview.html#results" if request.htmx else "dashboards/overview.html"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@staff_member_required
+def integrations(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboards/integrations.html", {"states": selectors.system_states().values()})
+
+
+@staff_member_required
+@require_POST
+def integration_test(request: HttpRequest, system: str, instance: str) -> HttpResponse:
+    if system not in SYSTEMS:
+        raise Http404("No such integration.")
+    result = services.integration_test(actor=request.user, system=system, instance=instance)
+    return render(request, "dashboards/_test_result.html", {"result": result})
