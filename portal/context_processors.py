@@ -3,6 +3,9 @@ from django.urls import reverse
 # The header navigation: (label, url name, path prefix that marks it active). Each app adds its entry when it ships.
 NAVIGATION = [
     ("Catalog", "catalog:index", "/catalog/"),
+    ("Services", "dashboards:overview", "/services/"),
+    ("Create", "scaffolder:create", "/create/"),
+    ("Runs", "scaffolder:runs", "/runs/"),
     ("Docs", "techdocs:index", "/docs/"),
 ]
 

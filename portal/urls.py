@@ -16,6 +16,8 @@ api_patterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("catalog/", include("catalog.api_urls")),
+    path("dashboards/", include("dashboards.api_urls")),
+    path("scaffolder/", include("scaffolder.api_urls")),
 ]
 
 urlpatterns = [
@@ -28,5 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("docs/", include("techdocs.urls")),
+    path("", include("dashboards.urls")),
     path("catalog/", include("catalog.urls")),
+    path("", include("scaffolder.urls")),
 ]
