@@ -17,6 +17,7 @@ class Tab:
 
 ENTITY_TABS: list[Tab] = [
     Tab("Overview", "catalog:entity"),
+    Tab("Runs", "scaffolder:entity-runs", ("component", "group", "system", "resource", "api")),
 ]
 
 

@@ -128,6 +128,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "portal.tasks.record_worker_heartbeat", "schedule": 30.0},
     "catalog-refresh-due-locations": {"task": "catalog.refresh_due_locations", "schedule": 60.0},
+    "scaffolder-recover-stale-runs": {"task": "scaffolder.recover_stale_runs", "schedule": 30.0},
+    "scaffolder-sync-catalog-actions": {"task": "scaffolder.sync_catalog_actions", "schedule": 300.0},
 }
 # A worker is "recent" for /readyz when its heartbeat is younger than this many seconds.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
