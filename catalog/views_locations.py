@@ -18,7 +18,7 @@ UPLOAD_FIELD_LIMIT = 1_048_576
 
 
 def _locations(user):
-    return restrict(Location.objects.all(), user=user).annotate(
+    return restrict(Location.objects.order_by("-created_at", "-pk"), user=user).annotate(
         entity_count=Count("entities", distinct=True),
         error_count=Count("problems", filter=Q(problems__severity="error"), distinct=True),
     )
@@ -98,7 +98,8 @@ def location_register_view(request):
                     location_refresh_later(location=location)
                     messages.success(request, f"Registered {location}. Reading it now…")
                 return redirect("catalog:location", pk=location.pk)
-    return render(request, "catalog/locations/register.html", {"errors": errors, "mode": mode, "values": values})
+    context = {"errors": errors, "form_errors": errors.get("__all__", []), "mode": mode, "values": values}
+    return render(request, "catalog/locations/register.html", context)
 
 
 @login_required

@@ -37,6 +37,13 @@ GROUP = (
 )
 
 
+# "Billion laughs": nine levels of nine aliases, a billion strings if anything expanded it.
+ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{level}: &{level} [{','.join([f'*{previous}'] * 9)}]\n"
+    for previous, level in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
 def upload(content, name="catalog-info.yaml"):
     location = location_register(actor=None, type="upload", target=name, content=content)
     return location, location_refresh(location=location)
@@ -139,12 +146,7 @@ def test_the_first_location_keeps_an_entity_and_the_second_is_told():
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (
-            "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-            "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-            "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
-            "alias",
-        ),
+        (ALIAS_BOMB, "alias"),
         ("!!python/object/apply:os.system ['echo hacked']\n", "tag"),
         ("- just\n- a list\n", "is a list"),
         ("kind: [unclosed\n", "YAML syntax error at line"),
