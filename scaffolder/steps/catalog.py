@@ -16,7 +16,7 @@ from integrations.github import GitHubError
 from scaffolder.definitions import DefinitionError, load_yaml_documents
 from scaffolder.steps.base import StepContext, StepError, register
 
-_GITHUB_BLOB = re.compile(r"^(https://[^/]+/[^/]+/[^/]+)/(?:blob|tree)/([^/]+)/?$")
+_GITHUB_BLOB = re.compile(r"^(https?://[^/]+/[^/]+/[^/]+)/(?:blob|tree)/([^/]+)/?$")
 
 
 def _actor(ctx: StepContext):

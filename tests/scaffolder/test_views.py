@@ -126,7 +126,8 @@ def test_cancel_and_rerun(member_client, member, team, shipped_actions, repos_di
     response = member_client.post(f"/runs/{run.pk}/retry/")
     again = ActionRun.objects.exclude(pk=run.pk).get()
     assert response["Location"] == f"/runs/{again.pk}/"
-    assert again.inputs == run.inputs and again.retry_of == run
+    assert again.inputs == run.inputs
+    assert again.retry_of == run
 
 
 def test_day2_action_from_the_runs_tab(member_client, member, team, shipped_actions, repos_dir):
