@@ -24,8 +24,17 @@ FAST_RETRY = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.05, max_total_w
 @pytest.fixture(autouse=True)
 def _no_outside_systems(monkeypatch, settings):
     """Start every test with nothing configured, and fast retries for the pollers."""
-    for name in ("ARGOCD_URL", "ARGOCD_INSTANCES", "PROMETHEUS_URL", "KUBERNETES_CLUSTERS", "KUBERNETES_HOST",
-                 "KUBERNETES_TOKEN", "KUBERNETES_CONTEXT", "KUBERNETES_IN_CLUSTER", "GITHUB_TOKEN"):
+    for name in (
+        "ARGOCD_URL",
+        "ARGOCD_INSTANCES",
+        "PROMETHEUS_URL",
+        "KUBERNETES_CLUSTERS",
+        "KUBERNETES_HOST",
+        "KUBERNETES_TOKEN",
+        "KUBERNETES_CONTEXT",
+        "KUBERNETES_IN_CLUSTER",
+        "GITHUB_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings.DASHBOARDS_RETRY = FAST_RETRY
 
@@ -54,7 +63,7 @@ def argocd(monkeypatch) -> Iterator[ArgoCDStandin]:
     with ArgoCDStandin() as standin:
         monkeypatch.setenv("ARGOCD_URL", standin.url)
         monkeypatch.setenv("ARGOCD_TOKEN", standin.issue_token())
-        monkeypatch.setenv("ARGOCD_TIMEOUT", "1")
+        monkeypatch.setenv("ARGOCD_TIMEOUT", "5")
         standin.slow_seconds = 3.0
         yield standin
 
@@ -64,7 +73,7 @@ def cluster(monkeypatch) -> Iterator[KubernetesStandin]:
     with KubernetesStandin() as standin:
         monkeypatch.setenv("KUBERNETES_HOST", standin.url)
         monkeypatch.setenv("KUBERNETES_TOKEN", standin.issue_token())
-        monkeypatch.setenv("KUBERNETES_TIMEOUT", "1")
+        monkeypatch.setenv("KUBERNETES_TIMEOUT", "5")
         standin.slow_seconds = 3.0
         yield standin
 
@@ -113,6 +122,6 @@ def prometheus(_exact_prometheus, monkeypatch) -> Iterator[ExactPrometheus]:
     with PrometheusProxy(_exact_prometheus.url) as proxy:
         proxy.slow_seconds = 3.0
         monkeypatch.setenv("PROMETHEUS_URL", proxy.url)
-        monkeypatch.setenv("PROMETHEUS_TIMEOUT", "1")
+        monkeypatch.setenv("PROMETHEUS_TIMEOUT", "5")
         _exact_prometheus.proxy = proxy
         yield _exact_prometheus

@@ -41,14 +41,21 @@ def test_prometheus_numbers_are_the_exported_ones(prometheus, make_service):
     assert hour.p95 == pytest.approx(0.75)
     assert MetricSnapshot.objects.get(entity=search, window="6h").error_ratio == pytest.approx(0.0)
     points = [value for _, value in hour.series["request_rate"] if value is not None]
-    assert points and points[-1] == pytest.approx(1.25)
+    assert points
+    assert points[-1] == pytest.approx(1.25)
 
 
 def test_kubernetes_three_lists_per_cluster(cluster, make_service):
     checkout = make_service("checkout")
     cluster.add_deployment("shop", "checkout", replicas=3, ready=2)
-    cluster.add_pod("shop", "checkout-abc", labels={"app.kubernetes.io/name": "checkout"}, restarts=4,
-                    waiting_reason="CrashLoopBackOff", ready=False)
+    cluster.add_pod(
+        "shop",
+        "checkout-abc",
+        labels={"app.kubernetes.io/name": "checkout"},
+        restarts=4,
+        waiting_reason="CrashLoopBackOff",
+        ready=False,
+    )
 
     [report] = pollers.poll_kubernetes(now=timezone.now())
 
