@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
@@ -176,7 +176,6 @@ def execute_run(run_id: int) -> str:
     finally:
         heartbeat.stop.set()
         heartbeat.join(timeout=5)
-        close_old_connections()
 
 
 def _execute(run: ActionRun, owner: str, heartbeat: _Heartbeat) -> str:
