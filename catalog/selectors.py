@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
 from catalog.models import Blueprint, Entity, Relation
@@ -224,10 +224,13 @@ def short_ref(ref: str) -> str:
     return f"{kind}:{name}" if namespace == "default" else ref
 
 
-def entity_relations(entity: Entity, *, user, per_type: int = RELATION_ROWS_PER_TYPE) -> list[RelationGroup]:
+def entity_relations(
+    entity: Entity, *, user, per_type: int = RELATION_ROWS_PER_TYPE, skip_incoming: tuple[str, ...] = ()
+) -> list[RelationGroup]:
     """The entity's relations in both directions, grouped by the type as seen from the entity (incoming ones under
     their INVERSE type: a component `ownedBy` a group shows on the group as `ownerOf`). Unresolved targets are kept
-    with their reference. At most `per_type` rows per type; `total` says how many there are.
+    with their reference. At most `per_type` rows per type; `total` says how many there are. Incoming relations of
+    the types in `skip_incoming` are left out (a group page lists what it owns separately, paginated).
 
     Queries: outgoing rows, incoming counts per type, then one query per incoming type (a handful at most)."""
     visible_ids = entities_visible(user=user).values("id")
@@ -263,6 +266,7 @@ def entity_relations(entity: Entity, *, user, per_type: int = RELATION_ROWS_PER_
         )
 
     incoming = Relation.objects.filter(target=entity, source__in=visible_ids)
+    incoming = incoming.exclude(type__in=skip_incoming) if skip_incoming else incoming
     counts = dict(incoming.order_by().values_list("type").annotate(count=Count("id")))
     for relation_type in sorted(counts):
         shown_type = INVERSE.get(relation_type, f"{relation_type} (from)")
@@ -290,21 +294,28 @@ def entity_search(*, user, query: str, limit: int = 20) -> list[Entity]:
     """Entities matching `query` across names, titles, descriptions and tags, best first.
 
     PostgreSQL: full-text search on the GIN index, every word as a prefix (`pay` finds `payments`), ranked.
-    SQLite: every word must appear in the search document; ordered by name."""
+    SQLite: every word must appear in the search document. Both put names that match the query first."""
     terms = search_terms(query)
     if not terms:
         return []
     visible = entities_visible(user=user).only(*LIST_FIELDS)
+    # A name that is exactly the query, or starts with its first word, beats a mention in a description.
+    closeness = Case(
+        When(name__iexact=" ".join(terms).replace(" ", "-"), then=Value(2)),
+        When(name__istartswith=terms[0], then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
     if _is_postgres():
         tsquery = SearchQuery(_prefix_tsquery(terms), config="simple", search_type="raw")
         vector = _search_vector()
         results = (
-            visible.annotate(search=vector, rank=SearchRank(vector, tsquery))
+            visible.annotate(search=vector, closeness=closeness, rank=SearchRank(vector, tsquery))
             .filter(search=tsquery)
-            .order_by("-rank", F("name").asc(), "kind")
+            .order_by("-closeness", "-rank", F("name").asc(), "kind")
         )
     else:
-        results = filter_text(visible, query).order_by("name", "kind")
+        results = filter_text(visible, query).annotate(closeness=closeness).order_by("-closeness", "name", "kind")
     return list(results[:limit])
 
 

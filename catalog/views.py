@@ -65,19 +65,20 @@ def index(request: HttpRequest) -> HttpResponse:
         entity.owner_url = ref_url(entity.owner_ref) if entity.owner_ref else None
         entity.owner_display = selectors.short_ref(entity.owner_ref)
     keep = {key: value for key, value in request.GET.items() if key != "page" and value}
+    partial = bool(request.htmx and request.htmx.target == "results")
     context = {
         "filterset": filterset,
         "form": filterset.form,
         "page": page,
         "active": active,
         "kinds": selectors.kind_counts(user=request.user, filters=active),
-        "facets": selectors.facet_values(user=request.user),
+        # The results partial has no filter form: skip the facet queries when only the results are swapped.
+        "facets": {} if partial else selectors.facet_values(user=request.user),
         "query_without_page": urlencode(keep),
         "query_without_kind": urlencode({key: value for key, value in keep.items() if key != "kind"}),
         "can_create": _is_staff(request.user),
     }
-    template = "catalog/index.html#results" if request.htmx and request.htmx.target == "results" else None
-    response = render(request, template or "catalog/index.html", context)
+    response = render(request, "catalog/index.html#results" if partial else "catalog/index.html", context)
     response["Vary"] = "HX-Request"
     return response
 
@@ -156,16 +157,15 @@ def entity(request: HttpRequest, kind: str, namespace: str, name: str) -> HttpRe
     context = entity_tab_context(request, kind=kind, namespace=namespace, name=name)
     entity = context["entity"]
     kind_id = entity.kind.lower()
-    groups = selectors.entity_relations(entity, user=request.user)
     owns = kind_id in ("group", "user")
+    # What a group or user owns is listed on its own, paginated: the relations list would repeat (and cap) it.
+    groups = selectors.entity_relations(entity, user=request.user, skip_incoming=("ownedBy",) if owns else ())
     owned_page = None
     if owns:
         owned = selectors.owner_entities(user=request.user, entity=entity)
         owned_page = Paginator(owned, OWNED_PAGE_SIZE).get_page(request.GET.get("owned_page"))
         if request.htmx and request.htmx.target == "owned":
             return render(request, "catalog/entity.html#owned", {**context, "owned_page": owned_page})
-        # The paginated list shows what they own; the relations list would repeat (and cap) it.
-        groups = [group for group in groups if group.type != "ownerOf"]
     owner_rows = _pick(groups, "ownedBy")
     context.update(
         {
