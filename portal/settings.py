@@ -130,6 +130,11 @@ CELERY_BEAT_SCHEDULE = {
     "catalog-refresh-due-locations": {"task": "catalog.refresh_due_locations", "schedule": 60.0},
     "scaffolder-recover-stale-runs": {"task": "scaffolder.recover_stale_runs", "schedule": 30.0},
     "scaffolder-sync-catalog-actions": {"task": "scaffolder.sync_catalog_actions", "schedule": 300.0},
+    "dashboards-poll": {
+        "task": "dashboards.poll_dashboards",
+        "schedule": env.float("DASHBOARDS_POLL_INTERVAL", default=60.0),
+    },
+    "dashboards-poll-ci": {"task": "dashboards.poll_ci_status", "schedule": 300.0},
 }
 # A worker is "recent" for /readyz when its heartbeat is younger than this many seconds.
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=120)
