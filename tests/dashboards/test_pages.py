@@ -203,3 +203,11 @@ def test_unknown_entity_is_404(member_client, db):
     assert (
         member_client.get(reverse("dashboards:deployments", args=["component", "default", "nope"])).status_code == 404
     )
+
+
+def test_the_handbook_page_the_cards_link_to_exists(member_client):
+    page = text(member_client.get("/docs/handbook/integrations/"))
+
+    for anchor in ("argocd", "prometheus", "kubernetes", "github"):
+        assert f'id="{anchor}"' in page
+    assert "ARGOCD_TOKEN" in page
