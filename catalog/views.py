@@ -114,6 +114,7 @@ def entity_tab_context(request: HttpRequest, *, kind: str, namespace: str, name:
         "active_tab": active,
         "entity_links": render_links(entity.links),
         "owner_url": ref_url(entity.owner_ref) if entity.owner_ref else None,
+        "owner_display": selectors.short_ref(entity.owner_ref),
         "can_change": can(request.user, "change", entity),
     }
 
