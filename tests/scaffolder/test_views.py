@@ -146,3 +146,26 @@ def test_day2_action_from_the_runs_tab(member_client, member, team, shipped_acti
     run = ActionRun.objects.get(action__identifier="deprecate-service")
     assert engine.execute_run(run.pk) == "succeeded", run.error
     assert Entity.objects.get(ref="component:default/payments-api").lifecycle == "deprecated"
+
+
+def test_pages_make_a_constant_number_of_queries(
+    member_client, member, team, shipped_actions, repos_dir, django_assert_max_num_queries
+):
+    runs = [
+        run_request(actor=member, action=shipped_actions["python-service"], inputs=SERVICE_INPUTS, dry_run=True)
+        for _ in range(3)
+    ]
+    engine.execute_run(runs[0].pk)
+    for _ in range(20):
+        run_request(actor=member, action=shipped_actions["python-service"], inputs=SERVICE_INPUTS, dry_run=True)
+    pages = {
+        "/create/": 8,
+        "/runs/": 8,
+        f"/runs/{runs[0].pk}/": 10,
+        f"/runs/{runs[0].pk}/?live=1": 10,
+        "/catalog/group/default/team-a/runs/": 14,
+    }
+    for url, limit in pages.items():
+        with django_assert_max_num_queries(limit):
+            response = member_client.get(url, HTTP_HX_REQUEST="true" if "live" in url else None)
+        assert response.status_code in (200, 286), url
