@@ -2,7 +2,8 @@
 
     python bench/dashboards.py [--services 1000] [--samples 30] [--keep]
 
-Runs against the server in DATABASE_URL, in a database of its own (its name + "_bench", created and dropped here).
+Runs against the server in DATABASE_URL, in a database of its own (its name + "_bench_dashboards", created and
+dropped here).
 It starts the Argo CD and Kubernetes stand-ins (tests/standins/) with one application, one deployment and one pod
 per service, and a real Prometheus (/usr/bin/prometheus) on TSDB blocks holding 30 minutes of request counters and
 latency histograms for every service. It then runs a poll cycle with a tenth of the services and one with all of
@@ -23,6 +24,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -94,6 +96,9 @@ def main() -> None:
     url = helpers.bench_database_url(os.environ.get("DATABASE_URL", ""))
     postgres = url.startswith(("postgres", "postgresql"))
     if postgres:
+        # A database name of its own, so the catalog benchmark running at the same time does not drop ours.
+        parts = urlsplit(url)
+        url = urlunsplit(parts._replace(path=parts.path + "_dashboards"))
         helpers.recreate_postgres_database(url)
     os.environ.update(
         {
