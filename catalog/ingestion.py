@@ -20,12 +20,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.descriptors import ParsedDocument, load_documents, validate_entity
-from catalog.models import Entity, Location, LocationProblem
+from catalog.descriptors import ParsedDocument, load_documents
+from catalog.models import Location, LocationProblem
 from catalog.placeholders import UnsafeTarget, resolve_placeholders, resolve_target
 from catalog.refs import InvalidRef, ref_of
 from catalog.safe_urls import fetch_remote_text
-from catalog.services import CatalogError, descriptor_digest, entity_mark_orphaned, entity_upsert_descriptor
+from catalog.services import CatalogError, DescriptorInput, entities_upsert, entity_mark_orphaned
 from integrations.git import Checkout, GitError, fetch_files
 from rbac.services import audit_record
 
@@ -190,6 +190,7 @@ class _Collected:
     problems: list[DocumentResult] = field(default_factory=list)
     unreadable_files: set[str] = field(default_factory=set)
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
+    file_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def _collect(source: Source) -> _Collected:
@@ -215,6 +216,7 @@ def _collect(source: Source) -> _Collected:
                 collected.problems.append(DocumentResult(label, None, None, "", "error", str(exc)))
                 continue
         collected.digest.update(label.encode() + b"\0" + content.encode() + b"\0")
+        collected.file_hashes[label] = _sha256(content)
         for document in load_documents(content, source=label, max_bytes=settings.CATALOG_MAX_FILE_BYTES):
             collected.documents.append((label, document))
             if document.data is None:
@@ -256,6 +258,33 @@ def _collect(source: Source) -> _Collected:
     return collected
 
 
+def _sha256(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _same_files_as_last_time(source: Source, location: Location) -> bool:
+    """Every file the last clean refresh read is still there, byte for byte, and nobody edited the entities since:
+    then nothing can have changed, and the files need not even be parsed."""
+    previous = location.file_hashes or {}
+    if not previous or location.status not in (Location.Status.OK, Location.Status.WARNING):
+        return False
+    if location.last_refreshed_at is None or not {label for label, _ in source.roots} <= previous.keys():
+        return False
+    given = dict(source.roots)
+    for label, expected in previous.items():
+        content = given.get(label)
+        if content is None:
+            if source.tree is None:
+                return False
+            try:
+                content = source.tree.read_text(label, max_bytes=settings.CATALOG_MAX_FILE_BYTES)
+            except GitError:
+                return False
+        if _sha256(content) != expected:
+            return False
+    return not location.entities.filter(updated_at__gt=location.last_refreshed_at).exists()
+
+
 def _location_targets(data: dict) -> list[str]:
     spec = data.get("spec") or {}
     targets = list(spec.get("targets") or [])
@@ -276,13 +305,16 @@ def _reader(source: Source, label: str) -> Callable[[str], str]:
     return read_relative
 
 
+WRITE_BATCH = 500
+
+
 def _write_documents(
     collected: _Collected, source: Source, location: Location | None, actor
 ) -> tuple[list[DocumentResult], set[str]]:
-    """Upsert every good document; returns the results and the refs this refresh accounts for."""
+    """Upsert every good document in batches; returns the results and the refs this refresh accounts for."""
     results: list[DocumentResult] = []
     accounted: set[str] = set()
-    prepared = []
+    pending: list[tuple[str, ParsedDocument, str, DescriptorInput]] = []
     fetch_url = _fetch_url()
     for label, document in collected.documents:
         number = document.index + 1
@@ -296,60 +328,25 @@ def _write_documents(
         if ref:
             accounted.add(ref)  # a broken new version keeps the old entity rather than orphaning it
         if source.skip_non_descriptors and "apiVersion" not in document.data and "kind" not in document.data:
-            results.append(
-                DocumentResult(
-                    label,
-                    number,
-                    document.line,
-                    "",
-                    "warning",
-                    "not a catalog descriptor (no apiVersion or kind); skipped",
-                )
-            )
-            continue
-        errors = validate_entity(document.data)
-        if errors:
-            results.append(DocumentResult(label, number, document.line, ref, "error", "; ".join(errors)))
-            continue
-        if ref in {p[2] for p in prepared}:
-            results.append(
-                DocumentResult(label, number, document.line, ref, "error", f"{ref} is defined twice in this location")
-            )
+            message = "not a catalog descriptor (no apiVersion or kind); skipped"
+            results.append(DocumentResult(label, number, document.line, "", "warning", message))
             continue
         data, warnings = resolve_placeholders(document.data, read_relative=_reader(source, label), fetch_url=fetch_url)
-        prepared.append((label, document, ref, data, warnings))
+        item = DescriptorInput(data, source_file=label, source_line=document.line, warnings=warnings)
+        pending.append((label, document, ref, item))
 
-    # One query tells which documents are unchanged, so an unchanged reload costs no query per entity.
-    known = {
-        ref: (digest, location_id, orphaned)
-        for ref, digest, location_id, orphaned in Entity.objects.filter(ref__in=[p[2] for p in prepared]).values_list(
-            "ref", "content_hash", "location_id", "orphaned"
-        )
-    }
-    location_id = location.pk if location else None
-    for label, document, ref, data, warnings in prepared:
-        number = document.index + 1
-        digest = descriptor_digest(data, source_file=label, warnings=warnings)
-        if known.get(ref) == (digest, location_id, False):
-            results.append(DocumentResult(label, number, document.line, ref, "unchanged"))
-            continue
-        try:
-            result = entity_upsert_descriptor(
-                data=data,
-                actor=actor,
-                location=location,
-                source_file=label,
-                source_line=document.line,
-                warnings=warnings,
-                audit=False,
-            )
-        except CatalogError as exc:
-            results.append(DocumentResult(label, number, document.line, ref, "error", exc.message))
-            continue
-        outcome = "created" if result.created else "updated" if result.changed else "unchanged"
-        results.append(DocumentResult(label, number, document.line, ref, outcome))
-        for warning in warnings:
-            results.append(DocumentResult(label, number, document.line, ref, "warning", warning))
+    for start in range(0, len(pending), WRITE_BATCH):
+        batch = pending[start : start + WRITE_BATCH]
+        outcomes = entities_upsert(items=[item for *_, item in batch], actor=actor, location=location, audit=False)
+        for (label, document, ref, item), outcome in zip(batch, outcomes, strict=True):
+            number = document.index + 1
+            if isinstance(outcome, CatalogError):
+                results.append(DocumentResult(label, number, document.line, ref, "error", outcome.message))
+                continue
+            verdict = "created" if outcome.created else "updated" if outcome.changed else "unchanged"
+            results.append(DocumentResult(label, number, document.line, ref, verdict))
+            for warning in item.warnings:
+                results.append(DocumentResult(label, number, document.line, ref, "warning", warning))
     return results, accounted
 
 
@@ -372,11 +369,28 @@ def _store_problems(location: Location, results: list[DocumentResult]) -> None:
     )
 
 
+def _report_unchanged(location: Location) -> IngestReport:
+    """Nothing to write: every entity stands as it was, and the stored problems still apply."""
+    report = IngestReport(location=location)
+    report.results = [
+        DocumentResult(p.file, p.document, p.line, p.entity_ref, p.severity, p.message) for p in location.problems.all()
+    ]
+    for ref, source_file, source_line in location.entities.filter(orphaned=False).values_list(
+        "ref", "source_file", "source_line"
+    ):
+        report.results.append(DocumentResult(source_file, None, source_line, ref, "unchanged"))
+    Location.objects.filter(pk=location.pk).update(last_refreshed_at=timezone.now())
+    location.refresh_from_db()
+    return report
+
+
 def location_refresh(*, location: Location, actor=None, confirm_empty: bool = False) -> IngestReport:
     """Read the location again and bring its entities in line with what it says now."""
     report = IngestReport(location=location)
     try:
         with open_source(location) as source:
+            if not confirm_empty and _same_files_as_last_time(source, location):
+                return _report_unchanged(location)
             collected = _collect(source)
             results, accounted = _write_documents(collected, source, location, actor)
     except CatalogError as exc:
@@ -415,6 +429,7 @@ def location_refresh(*, location: Location, actor=None, confirm_empty: bool = Fa
             status=status,
             message=message,
             source_hash=collected.digest.hexdigest(),
+            file_hashes=collected.file_hashes,
             last_refreshed_at=timezone.now(),
         )
         if report.count("created") or report.count("updated") or report.orphaned:

@@ -50,6 +50,7 @@ class Location(models.Model):
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
     message = models.TextField(blank=True, help_text="What the last refresh said, in words.")
     source_hash = models.CharField(max_length=64, blank=True, help_text="Hash of everything read last time.")
+    file_hashes = models.JSONField(default=dict, blank=True, help_text="sha256 of each file the last refresh read.")
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

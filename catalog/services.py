@@ -9,6 +9,8 @@ from typing import Any
 
 import jsonschema
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 from jsonschema.exceptions import SchemaError
 
 from catalog.descriptors import content_hash, validate_entity
@@ -209,25 +211,6 @@ def _relations_of(blueprint: Blueprint, data: dict) -> list[tuple[str, EntityRef
     return _custom_relations(blueprint, namespace, data.get("spec") or {})
 
 
-def _sync_relations(entity: Entity, relations: list[tuple[str, EntityRef]]) -> None:
-    wanted = {(rel_type, str(target)) for rel_type, target in relations}
-    existing = {(rel.type, rel.target_ref): rel.pk for rel in entity.relations_out.all()}
-    stale = [pk for key, pk in existing.items() if key not in wanted]
-    if stale:
-        Relation.objects.filter(pk__in=stale).delete()
-    missing = wanted - existing.keys()
-    if missing:
-        targets = dict(Entity.objects.filter(ref__in={ref for _, ref in missing}).values_list("ref", "pk"))
-        Relation.objects.bulk_create(
-            [Relation(source=entity, type=t, target_ref=ref, target_id=targets.get(ref)) for t, ref in missing]
-        )
-
-
-def _resolve_incoming(entity: Entity) -> None:
-    """Relations that pointed at this entity before it existed now find it."""
-    Relation.objects.filter(target_ref=entity.ref, target__isnull=True).update(target=entity)
-
-
 def _fields_from_descriptor(data: dict) -> dict[str, Any]:
     metadata = data.get("metadata") or {}
     spec = data.get("spec") or {}
@@ -272,6 +255,163 @@ def descriptor_digest(data: dict, *, source_file: str, warnings: list[str]) -> s
     return content_hash({"descriptor": data, "file": source_file, "warnings": warnings})
 
 
+@dataclass
+class DescriptorInput:
+    """One descriptor to write, with where it came from."""
+
+    data: dict
+    source_file: str = ""
+    source_line: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+_ENTITY_FIELDS = [
+    "blueprint",
+    "kind",
+    "namespace",
+    "name",
+    "title",
+    "description",
+    "owner_ref",
+    "lifecycle",
+    "type",
+    "tags",
+    "labels",
+    "annotations",
+    "links",
+    "properties",
+    "descriptor",
+    "api_version",
+    "location",
+    "source_file",
+    "source_line",
+    "content_hash",
+    "orphaned",
+    "schema_errors",
+    "warnings",
+    "search_document",
+    "updated_at",
+]
+
+
+def _prepare(item: DescriptorInput, blueprints: dict[str, Blueprint]):
+    """Check one descriptor and work out its fields and relations; raises CatalogError when it is refused."""
+    errors = validate_entity(item.data)
+    if errors:
+        raise CatalogError("; ".join(errors), errors)
+    kind = str(item.data["kind"])
+    blueprint = blueprints.get(kind.lower()) or _blueprint_for_kind(kind)
+    blueprints[blueprint.identifier] = blueprint
+    fields = _fields_from_descriptor(item.data)
+    if blueprint.identifier not in BACKSTAGE_KINDS:
+        schema_errors = property_errors(blueprint.schema, fields["properties"])
+        if schema_errors:
+            message = f"does not fit the {blueprint.title} blueprint: " + "; ".join(schema_errors)
+            raise CatalogError(message, schema_errors)
+    try:
+        relations = {(rel_type, str(target)) for rel_type, target in _relations_of(blueprint, item.data)}
+    except InvalidRef as exc:
+        raise CatalogError(str(exc), [str(exc)]) from exc
+    digest = descriptor_digest(item.data, source_file=item.source_file, warnings=item.warnings)
+    return blueprint, fields, relations, digest
+
+
+def entities_upsert(
+    *,
+    items: list[DescriptorInput],
+    actor=None,
+    location: Location | None = None,
+    check_ownership: bool = True,
+    audit: bool = True,
+) -> list[UpsertResult | CatalogError]:
+    """Create or update the entities a batch of descriptors describes, in a constant number of queries.
+
+    Returns one result per item, in order: an UpsertResult, or the CatalogError that refused that item (Backstage's
+    rules, the blueprint's schema, a reference that does not parse, or another location owning the entity: the first
+    location wins). Refused items change nothing; the others are written together. Unchanged content writes nothing.
+    """
+    results: list[UpsertResult | CatalogError | None] = [None] * len(items)
+    blueprints = {blueprint.identifier: blueprint for blueprint in Blueprint.objects.all()}
+    prepared = []
+    for index, item in enumerate(items):
+        try:
+            prepared.append((index, item, *_prepare(item, blueprints)))
+        except CatalogError as exc:
+            results[index] = exc
+
+    existing = {entity.ref: entity for entity in Entity.objects.filter(ref__in=[p[3]["ref"] for p in prepared])}
+    now = timezone.now()
+    creations, changes, seen = [], [], set()
+    for index, item, blueprint, fields, relations, digest in prepared:
+        ref = fields["ref"]
+        if ref in seen:
+            results[index] = CatalogError(f"{ref} appears twice in this batch; the first one wins")
+            continue
+        seen.add(ref)
+        entity = existing.get(ref)
+        target_location = location if location is not None else getattr(entity, "location", None)
+        if entity is not None:
+            if check_ownership and location is not None and entity.location_id not in (None, location.pk):
+                results[index] = CatalogError(
+                    f"{entity.display_ref} is already in the catalog from another location "
+                    f"({entity.location}); the first location keeps it"
+                )
+                continue
+            unchanged = entity.content_hash == digest and not entity.orphaned
+            if unchanged and entity.location_id == getattr(target_location, "pk", None):
+                results[index] = UpsertResult(entity, created=False, changed=False, warnings=item.warnings)
+                continue
+        values = {
+            **fields,
+            "blueprint": blueprint,
+            "descriptor": item.data,
+            "location": target_location,
+            "source_file": item.source_file,
+            "source_line": item.source_line,
+            "content_hash": digest,
+            "orphaned": False,
+            "schema_errors": [],
+            "warnings": item.warnings,
+            "updated_at": now,
+        }
+        if entity is None:
+            creations.append((index, Entity(**values), relations, item))
+        else:
+            for key, value in values.items():
+                setattr(entity, key, value)
+            changes.append((index, entity, relations, item))
+
+    with transaction.atomic():
+        Entity.objects.bulk_create([entity for _, entity, _, _ in creations], batch_size=500)
+        Entity.objects.bulk_update([entity for _, entity, _, _ in changes], _ENTITY_FIELDS, batch_size=200)
+        Relation.objects.filter(source__in=[entity.pk for _, entity, _, _ in changes]).delete()
+        written = creations + changes
+        target_refs = {ref for _, _, relations, _ in written for _, ref in relations}
+        targets = dict(Entity.objects.filter(ref__in=target_refs).values_list("ref", "pk")) if target_refs else {}
+        Relation.objects.bulk_create(
+            [
+                Relation(source=entity, type=rel_type, target_ref=ref, target_id=targets.get(ref))
+                for _, entity, relations, _ in written
+                for rel_type, ref in sorted(relations)
+            ],
+            batch_size=1000,
+        )
+        if creations:
+            # Relations that pointed at these entities before they existed now find them.
+            Relation.objects.filter(target__isnull=True, target_ref__in=[e.ref for _, e, _, _ in creations]).update(
+                target=Subquery(Entity.objects.filter(ref=OuterRef("target_ref")).values("pk")[:1])
+            )
+        for index, entity, _, item in written:
+            created = existing.get(entity.ref) is None
+            results[index] = UpsertResult(entity, created=created, changed=True, warnings=item.warnings)
+            if audit:  # ingestion records one event per location refresh instead of one per entity
+                note = {"source": item.source_file} if item.source_file else {}
+                audit_record(
+                    actor=actor, verb="entity.create" if created else "entity.update", target=entity, changes=note
+                )
+    return results
+
+
 def entity_upsert_descriptor(
     *,
     data: dict,
@@ -283,67 +423,14 @@ def entity_upsert_descriptor(
     check_ownership: bool = True,
     audit: bool = True,
 ) -> UpsertResult:
-    """Create or update the entity a (Backstage-style) descriptor describes.
-
-    Raises CatalogError when the descriptor breaks Backstage's rules or its blueprint's schema, or when another
-    location already provides the same entity (the first one wins). Unchanged content writes nothing.
-    """
-    errors = validate_entity(data)
-    if errors:
-        raise CatalogError("; ".join(errors), errors)
-    blueprint = _blueprint_for_kind(str(data["kind"]))
-    fields = _fields_from_descriptor(data)
-    if blueprint.identifier not in BACKSTAGE_KINDS:
-        schema_errors = property_errors(blueprint.schema, fields["properties"])
-        if schema_errors:
-            raise CatalogError(
-                f"does not fit the {blueprint.title} blueprint: " + "; ".join(schema_errors), schema_errors
-            )
-    try:
-        relations = _relations_of(blueprint, data)
-    except InvalidRef as exc:
-        raise CatalogError(str(exc), [str(exc)]) from exc
-    digest = descriptor_digest(data, source_file=source_file, warnings=warnings or [])
-    existing = Entity.objects.filter(ref=fields["ref"]).first()
-    if existing is not None:
-        if check_ownership and location is not None and existing.location_id not in (None, location.pk):
-            raise CatalogError(
-                f"{existing.display_ref} is already in the catalog from another location "
-                f"({existing.location}); the first location keeps it"
-            )
-        if (
-            existing.content_hash == digest
-            and not existing.orphaned
-            and existing.location_id == getattr(location, "pk", existing.location_id)
-        ):
-            return UpsertResult(existing, created=False, changed=False, warnings=warnings or [])
-    with transaction.atomic():
-        values = {
-            **fields,
-            "blueprint": blueprint,
-            "descriptor": data,
-            "location": location if location is not None else getattr(existing, "location", None),
-            "source_file": source_file,
-            "source_line": source_line,
-            "content_hash": digest,
-            "orphaned": False,
-            "schema_errors": [],
-            "warnings": warnings or [],
-        }
-        if existing is None:
-            entity = Entity.objects.create(**values)
-            _resolve_incoming(entity)
-            verb = "entity.create"
-        else:
-            entity = existing
-            for key, value in values.items():
-                setattr(entity, key, value)
-            entity.save()
-            verb = "entity.update"
-        _sync_relations(entity, relations)
-        if audit:  # ingestion records one event per location refresh instead of one per entity
-            audit_record(actor=actor, verb=verb, target=entity, changes={"source": source_file} if source_file else {})
-    return UpsertResult(entity, created=existing is None, changed=True, warnings=warnings or [])
+    """Create or update the entity one descriptor describes; raises CatalogError when it is refused."""
+    item = DescriptorInput(data, source_file=source_file, source_line=source_line, warnings=warnings or [])
+    (result,) = entities_upsert(
+        items=[item], actor=actor, location=location, check_ownership=check_ownership, audit=audit
+    )
+    if isinstance(result, CatalogError):
+        raise result
+    return result
 
 
 def descriptor_from_fields(

@@ -290,3 +290,28 @@ def test_a_custom_blueprint_entity_is_checked_against_its_schema_and_relations()
 
     assert Relation.objects.get(type="usedBy").target_ref == "component:default/payments"
     assert "engine: 'redis' is not one of ['postgres', 'mysql']" in report.results[-1].message
+
+
+def test_a_refresh_after_an_edit_in_portico_brings_back_what_the_file_says():
+    from catalog.services import entity_update
+
+    location, _ = upload(component("payments"))
+    entity_update(actor=None, entity=Entity.objects.get(name="payments"), changes={"lifecycle": "deprecated"})
+
+    report = location_refresh(location=location)
+
+    assert report.count("updated") == 1
+    assert Entity.objects.get(name="payments").lifecycle == "production"
+
+
+def test_an_unchanged_source_is_not_even_parsed_again(git_repo):
+    git_repo({"catalog-info.yaml": component("payments") + "---\n" + GROUP})
+    location = location_register(actor=None, type="url", target=git_repo.url)
+    location_refresh(location=location)
+    git_repo({"README.md": "unrelated change"}, message="docs")
+
+    report = location_refresh(location=location)
+
+    assert sorted(result.outcome for result in report.results) == ["unchanged", "unchanged"]
+    git_repo({"catalog-info.yaml": component("payments", owner="team-b") + "---\n" + GROUP})
+    assert location_refresh(location=location).count("updated") == 1
