@@ -23,7 +23,8 @@ from scaffolder.definitions import (
     load_yaml_documents,
     parse_definition,
 )
-from scaffolder.forms import clean_inputs, form_fields, pages, split_secrets
+from scaffolder.form_fields import form_fields
+from scaffolder.forms import clean_inputs, pages, split_secrets
 from scaffolder.models import Action, ActionRun, RunStep
 from scaffolder.steps import dry_run_check
 

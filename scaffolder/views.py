@@ -19,7 +19,8 @@ from catalog.views import entity_tab_context
 from rbac.selectors import restrict
 from scaffolder import selectors, services
 from scaffolder.definitions import parse_definition
-from scaffolder.forms import coerce_form_data, form_fields, pages
+from scaffolder.form_fields import coerce_form_data, form_fields
+from scaffolder.forms import pages
 from scaffolder.models import Action, ActionRun
 from scaffolder.services import ScaffolderError
 

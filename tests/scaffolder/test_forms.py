@@ -1,12 +1,11 @@
 import pytest
 
+from scaffolder.form_fields import coerce_form_data, form_fields
 from scaffolder.forms import (
     VisibleWhen,
     clean_inputs,
-    coerce_form_data,
     declared_fields,
     explain_pattern,
-    form_fields,
     merged_schema,
     page_errors,
     page_visible,

@@ -19,7 +19,8 @@ from jsonschema import Draft7Validator
 
 from scaffolder.definitions import golden_paths
 from scaffolder.expressions import evaluate_condition, expression_context, render_value
-from scaffolder.forms import clean_inputs, form_fields, validate_inputs
+from scaffolder.form_fields import form_fields
+from scaffolder.forms import clean_inputs, validate_inputs
 from scaffolder.steps import StepContext, dry_run_check, run_step
 from scaffolder.workspace import tree_snapshot
 
