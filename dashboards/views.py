@@ -8,42 +8,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.views.decorators.http import require_POST
 
-from catalog.models import Entity
+from catalog.views import entity_tab_context
 from dashboards import selectors, services
 from dashboards.charts import line_chart
 from dashboards.mapping import targets_for
 from dashboards.models import CIStatusSnapshot, DeploymentSnapshot, MetricSnapshot
 from dashboards.polling import ARGOCD, GITHUB, KUBERNETES, PROMETHEUS, SYSTEMS
-from rbac.selectors import CHANGE, can, restrict
+from rbac.selectors import CHANGE, can
 
 WINDOWS = [("1h", "1 hour"), ("6h", "6 hours"), ("24h", "24 hours")]
 
 
-def _entity_base_template() -> str:
-    # The catalog pages provide the entity header and tabs; until they ship, a plain header stands in.
-    try:
-        get_template("catalog/entity_base.html")
-    except TemplateDoesNotExist:
-        return "dashboards/_entity_fallback.html"
-    return "catalog/entity_base.html"
-
-
 def _tab_context(request: HttpRequest, *, kind: str, namespace: str, name: str) -> dict:
-    try:
-        from catalog.views import entity_tab_context
-    except ImportError:
-        entity_tab_context = None
-    if entity_tab_context is not None:
-        context = dict(entity_tab_context(request, kind=kind, namespace=namespace, name=name))
-    else:
-        ref = f"{kind}:{namespace}/{name}".lower()
-        entity = get_object_or_404(restrict(Entity.objects.all(), user=request.user), ref=ref)
-        context = {"entity": entity, "tabs": [], "active_tab": request.resolver_match.url_name}
-    context["entity_base_template"] = _entity_base_template()
+    context = entity_tab_context(request, kind=kind, namespace=namespace, name=name)
     context["targets"] = targets_for(context["entity"])
     return context
 
