@@ -18,6 +18,10 @@ class Tab:
 ENTITY_TABS: list[Tab] = [
     Tab("Overview", "catalog:entity"),
     Tab("Runs", "scaffolder:entity-runs", ("component", "group", "system", "resource", "api")),
+    Tab("Deployments", "dashboards:deployments", ("component",)),
+    Tab("Metrics", "dashboards:metrics", ("component",)),
+    Tab("Workloads", "dashboards:workloads", ("component",)),
+    Tab("CI", "dashboards:ci", ("component",)),
 ]
 
 
