@@ -24,12 +24,13 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined, filters, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from scaffolder.backstage_filters import parse_entity_ref, parse_repo_url, pick, project_slug
 
 MAX_VALUE_CHARS = 1_000_000  # the largest string or list one operation may build
 MAX_OUTPUT_CHARS = 1_000_000  # the largest rendered step-input string
@@ -327,51 +328,7 @@ def _safe_join(separator: str, items: Any) -> str:
     return separator.join(pieces)
 
 
-# --- Backstage's filters -----------------------------------------------------------------------------------------
-
-
-def parse_repo_url(repo_url: Any) -> dict[str, str]:
-    """`github.com?owner=acme&repo=payments` -> {host, owner, repo} (and organization/workspace/project if given)."""
-    text = str(repo_url)
-    parts = urlsplit(f"https://{text}")
-    if not parts.hostname or parts.username or parts.password or parts.path not in ("", "/"):
-        raise ValueError(f"{text!r} is not a repository URL like github.com?owner=acme&repo=payments")
-    query = parse_qs(parts.query)
-    result = {"host": parts.hostname + (f":{parts.port}" if parts.port else "")}
-    for key in ("owner", "repo", "organization", "workspace", "project"):
-        if query.get(key):
-            result[key] = query[key][0]
-    if "repo" not in result:
-        raise ValueError(f"the repository URL {text!r} has no repo= part")
-    return result
-
-
-def parse_entity_ref(ref: Any, context: Mapping[str, str] | None = None) -> dict[str, str]:
-    """`group:default/payments` -> {kind, namespace, name}; defaultKind/defaultNamespace fill what is left out."""
-    text = str(ref).strip()
-    defaults = dict(context or {})
-    kind, _, rest = text.partition(":") if ":" in text else (defaults.get("defaultKind", ""), "", text)
-    namespace, _, name = rest.partition("/") if "/" in rest else (defaults.get("defaultNamespace", "default"), "", rest)
-    if not kind or not namespace or not name:
-        raise ValueError(f"{text!r} is not an entity reference like kind:namespace/name (kind is required)")
-    return {"kind": kind, "namespace": namespace, "name": name}
-
-
-def pick(value: Any, key: str) -> Any:
-    """Backstage's `pick`: the value at a dotted path, or nothing when it is absent."""
-    for part in str(key).split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def project_slug(repo_url: Any) -> str:
-    parsed = parse_repo_url(repo_url)
-    owner = parsed.get("owner") or parsed.get("organization") or parsed.get("workspace")
-    if not owner:
-        raise ValueError(f"the repository URL {repo_url!r} has no owner= part")
-    return f"{owner}/{parsed['repo']}"
+# --- filters (Backstage's own are in scaffolder.backstage_filters) ------------------------------------------------
 
 
 def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:

@@ -19,7 +19,8 @@ from typing import Any
 from jsonschema import Draft7Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
-from scaffolder.expressions import ExpressionError, evaluate_condition, parse_repo_url
+from scaffolder.backstage_filters import parse_repo_url
+from scaffolder.expressions import ExpressionError, evaluate_condition
 
 ENTITY_PICKERS = {"EntityPicker", "OwnerPicker", "OwnedEntityPicker", "MyGroupsPicker", "MultiEntityPicker"}
 _CONDITIONAL_KEYS = ("dependencies", "dependentRequired", "dependentSchemas", "then", "else", "allOf", "anyOf", "oneOf")
