@@ -58,8 +58,11 @@ def line_chart(
     width: int = 560,
     height: int = 200,
     ticks: int = 4,
+    start: float | None = None,
+    end: float | None = None,
 ) -> SafeString:
-    """An SVG chart of one or more series sharing a time axis and a y axis starting at 0."""
+    """An SVG chart of one or more series sharing a time axis (from `start` to `end` in unix seconds, by default the
+    span of the data) and a y axis starting at 0. Times are shown in UTC."""
     values = [p[1] for _, points in series for p in points if p[1] is not None and math.isfinite(p[1])]
     times = [p[0] for _, points in series for p in points if p[0] is not None]
     plot_w = width - _MARGIN_LEFT - _MARGIN_RIGHT
@@ -70,15 +73,16 @@ def line_chart(
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}: {escape(latest) if values else 'no data'}</title>",
-        f"<desc>Line chart of {escape(names)} over time.</desc>",
+        f"<desc>Line chart of {escape(names)} over time (UTC).</desc>",
     ]
-    if not values or len(times) < 2:
+    t0 = start if start is not None else min(times, default=0)
+    t1 = end if end is not None else max(times, default=0)
+    if not values or t1 <= t0:
         parts.append(
             f'<text class="chart__empty" x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">'
             "No data in this window</text></svg>"
         )
         return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
-    t0, t1 = min(times), max(times)
     top = nice_ceiling(max(values))
 
     def x(ts: float) -> float:

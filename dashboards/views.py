@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from catalog.views import entity_tab_context
-from dashboards import selectors, services
+from dashboards import pollers, selectors, services
 from dashboards.charts import line_chart
 from dashboards.mapping import targets_for
 from dashboards.models import CIStatusSnapshot, DeploymentSnapshot, MetricSnapshot
@@ -19,6 +19,7 @@ from dashboards.polling import ARGOCD, GITHUB, KUBERNETES, PROMETHEUS, SYSTEMS
 from rbac.selectors import CHANGE, can
 
 WINDOWS = [("1h", "1 hour"), ("6h", "6 hours"), ("24h", "24 hours")]
+WINDOW_SECONDS = {key: seconds for key, (seconds, _step) in pollers.WINDOWS.items()}
 
 
 def _tab_context(request: HttpRequest, *, kind: str, namespace: str, name: str) -> dict:
@@ -78,16 +79,25 @@ def metrics(request: HttpRequest, kind: str, namespace: str, name: str) -> HttpR
     return render(request, template, context)
 
 
-def _charts(snapshot: MetricSnapshot) -> list:
+def _charts(snapshot: MetricSnapshot) -> list[dict]:
+    """The three charts of a window, each spanning the whole window (up to when the data was read)."""
     series = snapshot.series or {}
+    end = snapshot.read_at.timestamp() if snapshot.read_at else None
+    start = end - WINDOW_SECONDS[snapshot.window] if end is not None else None
+    specs = [
+        ("Request rate", "req/s", [("requests", "request_rate")]),
+        ("Error ratio (5xx)", "percent", [("errors", "error_ratio")]),
+        ("Latency", "seconds", [("p50", "p50"), ("p95", "p95")]),
+    ]
     return [
-        line_chart([("requests", series.get("request_rate", []))], title="Request rate", unit="req/s"),
-        line_chart([("errors", series.get("error_ratio", []))], title="Error ratio (5xx)", unit="percent"),
-        line_chart(
-            [("p50", series.get("p50", [])), ("p95", series.get("p95", []))],
-            title="Latency p50 and p95",
-            unit="seconds",
-        ),
+        {
+            "title": title,
+            "legend": [name for name, _ in signals],
+            "svg": line_chart(
+                [(name, series.get(key, [])) for name, key in signals], title=title, unit=unit, start=start, end=end
+            ),
+        }
+        for title, unit, signals in specs
     ]
 
 

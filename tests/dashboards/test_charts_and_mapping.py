@@ -97,3 +97,10 @@ def test_bad_annotations_are_reported_not_used():
 )
 def test_label_selectors(selector, labels, expected):
     assert selector_predicate(selector)(labels) is expected
+
+
+def test_chart_spans_the_whole_window_when_asked():
+    svg = str(line_chart([("requests", [[1800, 1.0], [3600, 1.0]])], title="Rate", unit="req/s", start=0, end=3600))
+    assert ">00:00</text>" in svg
+    assert ">01:00</text>" in svg
+    assert 'd="M' in svg
