@@ -8,9 +8,9 @@ from catalog import selectors
 from catalog.models import Entity
 
 SORT_CHOICES = [
+    ("kind", "Kind, then name"),
     ("name", "Name"),
     ("-name", "Name (Z to A)"),
-    ("kind", "Kind"),
     ("-updated", "Recently updated"),
     ("updated", "Least recently updated"),
 ]

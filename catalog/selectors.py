@@ -9,7 +9,8 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Length
 from django.http import Http404
 
 from catalog.models import Blueprint, Entity, Relation
@@ -41,7 +42,8 @@ SORTS = {
     "updated": ("updated_at", "id"),
     "-updated": ("-updated_at", "-id"),
 }
-DEFAULT_SORT = "name"
+# Kind, then name: the (kind, name) index serves it, so the first page of 50,000 entities needs no full sort.
+DEFAULT_SORT = "kind"
 RELATION_ROWS_PER_TYPE = 50  # a group can own thousands of entities; the page lists the rest elsewhere
 _TERM = re.compile(r"\w+", re.UNICODE)
 
@@ -111,7 +113,8 @@ def apply_entity_filters(queryset: QuerySet[Entity], filters: dict[str, Any]) ->
     """The catalog's filters (kind, type, owner, lifecycle, tag, namespace, q) and sort, applied to `queryset`. The
     index page and the API (through catalog.filters.EntityFilterSet) both filter here."""
     if filters.get("kind"):
-        queryset = queryset.filter(kind__iexact=filters["kind"])
+        # Through the blueprint (identifier = lowercase kind), so the (blueprint, namespace, name) index applies.
+        queryset = queryset.filter(blueprint__identifier=str(filters["kind"]).lower())
     if filters.get("type"):
         queryset = queryset.filter(type=filters["type"])
     if filters.get("lifecycle"):
@@ -149,20 +152,24 @@ def kind_counts(*, user, filters: dict[str, Any] | None = None) -> list[dict[str
     return list(merged.values())
 
 
+MAX_FACET_COMBINATIONS = 5000
+
+
 def facet_values(*, user) -> dict[str, list[str]]:
-    """Choices for the filter selects: the types, lifecycles, namespaces and owners in use. One query each, on
-    indexed columns."""
-    visible = entities_visible(user=user).order_by()
-    facets = {}
-    for name, column in (
-        ("type", "type"),
-        ("lifecycle", "lifecycle"),
-        ("namespace", "namespace"),
-        ("owner", "owner_ref"),
-    ):
-        values = visible.exclude(**{column: ""}).values_list(column, flat=True).distinct().order_by(column)[:500]
-        facets[name] = list(values)
-    return facets
+    """Choices for the filter selects: the types, lifecycles, namespaces and owners in use. One scan: the distinct
+    combinations of the four columns are few (teams x types x lifecycles), far fewer than the entities."""
+    rows = (
+        entities_visible(user=user)
+        .order_by()
+        .values_list("type", "lifecycle", "namespace", "owner_ref")
+        .distinct()[:MAX_FACET_COMBINATIONS]
+    )
+    values: dict[str, set[str]] = {"type": set(), "lifecycle": set(), "namespace": set(), "owner": set()}
+    for row in rows:
+        for name, value in zip(("type", "lifecycle", "namespace", "owner"), row, strict=True):
+            if value:
+                values[name].add(value)
+    return {name: sorted(found)[:500] for name, found in values.items()}
 
 
 def entity_get(*, user, kind: str, namespace: str, name: str, action: str = "view") -> Entity:
@@ -290,11 +297,13 @@ def entity_relations(
     return sorted(groups.values(), key=lambda group: group.type)
 
 
-def entity_search(*, user, query: str, limit: int = 20) -> list[Entity]:
+def entity_search(*, user, query: str, limit: int = 20, ranked: bool = True) -> list[Entity]:
     """Entities matching `query` across names, titles, descriptions and tags, best first.
 
     PostgreSQL: full-text search on the GIN index, every word as a prefix (`pay` finds `payments`), ranked.
-    SQLite: every word must appear in the search document. Both put names that match the query first."""
+    SQLite: every word must appear in the search document. Both put names that match the query first.
+    `ranked=False` (suggestions as you type) skips ts_rank, which re-reads every match's text, and prefers short
+    names instead."""
     terms = search_terms(query)
     if not terms:
         return []
@@ -306,7 +315,11 @@ def entity_search(*, user, query: str, limit: int = 20) -> list[Entity]:
         default=Value(0),
         output_field=IntegerField(),
     )
-    if _is_postgres():
+    if _is_postgres() and not ranked:
+        results = (
+            filter_text(visible, query).annotate(closeness=closeness).order_by("-closeness", Length("name"), "name")
+        )
+    elif _is_postgres():
         tsquery = SearchQuery(_prefix_tsquery(terms), config="simple", search_type="raw")
         vector = _search_vector()
         results = (
@@ -320,10 +333,18 @@ def entity_search(*, user, query: str, limit: int = 20) -> list[Entity]:
 
 
 def blueprint_list(*, user) -> QuerySet[Blueprint]:
-    """Blueprints with their number of (visible) entities, in one query."""
-    visible_ids = entities_visible(user=user).values("id")
+    """Blueprints with their number of (visible) entities, in one query: a counting subquery per blueprint walks the
+    (blueprint, namespace, name) index instead of joining every entity."""
+    counts = (
+        entities_visible(user=user)
+        .filter(blueprint=OuterRef("pk"))
+        .order_by()
+        .values("blueprint")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
     return restrict(Blueprint.objects.all(), user=user).annotate(
-        entity_count=Count("entities", filter=Q(entities__in=visible_ids))
+        entity_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
     )
 
 

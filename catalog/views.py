@@ -96,7 +96,11 @@ def search(request: HttpRequest) -> HttpResponse:
 def suggest(request: HttpRequest) -> HttpResponse:
     """Suggestions for the header search box: a short list of links, or nothing."""
     query = request.GET.get("q", "")[:200]
-    results = selectors.entity_search(user=request.user, query=query, limit=SUGGESTIONS) if query.strip() else []
+    results = (
+        selectors.entity_search(user=request.user, query=query, limit=SUGGESTIONS, ranked=False)
+        if query.strip()
+        else []
+    )
     return render(request, "catalog/_suggestions.html", {"query": query, "results": results})
 
 
