@@ -9,7 +9,7 @@ from django import template
 from django.utils import timezone
 
 from dashboards.charts import format_value
-from dashboards.selectors import HANDBOOK_URL, freshness
+from dashboards.selectors import HANDBOOK_URL, freshness, my_services
 
 register = template.Library()
 
@@ -98,3 +98,9 @@ def not_configured(state) -> dict:
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.inclusion_tag("dashboards/_my_services.html", takes_context=True)
+def my_services_card(context) -> dict:
+    """The "My services" card for the home page: `{% load dashboards %}{% my_services_card %}`."""
+    return {"my_services": my_services(context["request"].user)}

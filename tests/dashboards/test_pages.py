@@ -211,3 +211,32 @@ def test_the_handbook_page_the_cards_link_to_exists(member_client):
     for anchor in ("argocd", "prometheus", "kubernetes", "github"):
         assert f'id="{anchor}"' in page
     assert "ARGOCD_TOKEN" in page
+
+
+def test_my_services_card_lists_the_services_of_my_teams(argocd, make_service, member, rf):
+    from django.template import Context, Template
+
+    from catalog.services import entity_upsert_descriptor
+    from dashboards.selectors import my_services
+
+    entity_upsert_descriptor(
+        data={
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "User",
+            "metadata": {"name": "dev"},
+            "spec": {"memberOf": ["team-a"]},
+        },
+        check_ownership=False,
+    )
+    make_service("checkout", owner="team-a")
+    make_service("search", owner="team-b")
+    argocd.add_application("checkout", health_status="Degraded")
+    pollers.poll_argocd()
+
+    assert [(entity.name, entity.health) for entity in my_services(member)] == [("checkout", "Degraded")]
+    request = rf.get("/")
+    request.user = member
+    card = Template("{% load dashboards %}{% my_services_card %}").render(Context({"request": request}))
+    assert "checkout" in card
+    assert "search" not in card
+    assert "badge--bad" in card
