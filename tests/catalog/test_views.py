@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from catalog.models import Blueprint, Entity, Location
 from catalog.services import blueprint_create, entity_upsert_descriptor
+from catalog.views import edit_file_url
 from rbac.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -185,6 +186,7 @@ def test_entity_page_shows_header_about_properties_relations_graph_and_yaml(memb
     assert '<a href="https://runbook.example/pay" rel="noopener noreferrer">Runbook</a>' in body
     assert "javascript:" not in body.split("Descriptor (YAML)")[0]
     assert 'href="https://github.com/acme/payments/edit/main/catalog-info.yaml"' in body
+    assert f'<a href="/catalog/locations/{location.pk}/">' in body
     assert '<svg class="relations-graph"' in body
     assert 'href="/catalog/system/default/payments/"' in body
     assert "apiVersion: backstage.io/v1alpha1" in body
@@ -386,3 +388,32 @@ def test_htmx_delete_redirects_the_client(admin_client, org):
     response = admin_client.post("/catalog/component/default/payments-api/delete/", HTTP_HX_REQUEST="true")
 
     assert response["HX-Redirect"] == "/catalog/"
+
+
+@pytest.mark.parametrize(
+    ("location_type", "target", "source_file", "expected"),
+    [
+        (
+            "url",
+            "https://github.com/acme/pay.git",
+            "svc/catalog-info.yaml",
+            "https://github.com/acme/pay/edit/HEAD/svc/catalog-info.yaml",
+        ),
+        (
+            "url",
+            "https://github.example.com/acme/pay",
+            "catalog-info.yaml",
+            "https://github.example.com/acme/pay/edit/HEAD/catalog-info.yaml",
+        ),
+        ("url", "http://github.com/acme/pay", "catalog-info.yaml", None),
+        ("url", "https://user:token@github.com/acme/pay", "catalog-info.yaml", None),
+        ("url", "https://gitlab.com/acme/pay", "catalog-info.yaml", None),
+        ("url", "https://github.com/acme/pay", "../../etc/passwd", None),
+        ("url", "/srv/git/pay.git", "catalog-info.yaml", None),
+        ("upload", "catalog-info.yaml", "catalog-info.yaml", None),
+    ],
+)
+def test_edit_this_file_links_only_to_github_over_https(location_type, target, source_file, expected):
+    entity = Entity(source_file=source_file, location=Location(type=location_type, target=target))
+
+    assert edit_file_url(entity) == expected
