@@ -155,3 +155,17 @@ def test_a_missing_application_says_how_to_map_it(argocd, make_service, member_c
 
     assert "No Argo CD application found for this service named <code>checkout-prod</code>" in page
     assert "argocd/app-name" in page
+
+
+def test_a_cycle_does_not_overlap_a_running_one(argocd, make_service):
+    from django.core.cache import cache
+
+    make_service("checkout")
+    cache.add("dashboards:lock:poll", "1", timeout=60)
+    try:
+        assert tasks.poll_dashboards() == []
+        assert argocd.count() == 0
+    finally:
+        cache.delete("dashboards:lock:poll")
+    assert tasks.poll_dashboards()
+    assert argocd.count() == 1

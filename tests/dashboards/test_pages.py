@@ -240,3 +240,27 @@ def test_my_services_card_lists_the_services_of_my_teams(argocd, make_service, m
     assert "checkout" in card
     assert "search" not in card
     assert "badge--bad" in card
+
+
+def test_overview_filters_by_system(argocd, make_service, member_client):
+    make_service("checkout", system="shop")
+    make_service("search")
+
+    page = text(member_client.get(reverse("dashboards:overview") + "?system=system:default/shop"))
+
+    assert 'data-service="checkout"' in page
+    assert 'data-service="search"' not in page
+    assert '<option value="system:default/shop" selected>' in page
+    assert "no deployment" in page
+
+
+@pytest.mark.parametrize("system", ["kubernetes", "prometheus"])
+def test_test_connection_for_clusters_and_prometheus(system, admin_client, request):
+    standin = request.getfixturevalue("cluster" if system == "kubernetes" else "prometheus")
+    url = reverse("dashboards:integration-test", args=[system, "default"])
+
+    page = text(admin_client.post(url, headers={"HX-Request": "true"}))
+
+    assert "message--success" in page
+    assert "Connected to" in page
+    assert standin is not None
