@@ -1,8 +1,8 @@
 """`manage.py serve`: everything Portico needs, in one foreground process that Ctrl-C stops cleanly.
 
-It migrates, creates the first admin account (printing a generated password once), loads the demo catalog into an
-empty database, then runs the web server (gunicorn) and a Celery worker with the beat scheduler embedded, and stops
-them all when it is interrupted or when one of them exits.
+It migrates, loads the shipped self-service actions, creates the first admin account (printing a generated password
+once), loads the demo catalog into an empty database, then runs the web server (gunicorn) and a Celery worker with
+the beat scheduler embedded, and stops them all when it is interrupted or when one of them exits.
 """
 
 import os
@@ -30,6 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_demo, **options):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database is up to date.")
+        call_command("load_actions", verbosity=1)  # the shipped golden paths, kept in step with their files
         self._ensure_admin()
         if not no_demo:
             call_command("load_demo", verbosity=1)
