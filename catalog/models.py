@@ -126,7 +126,10 @@ class Entity(models.Model):
         verbose_name_plural = "entities"
         indexes = [
             models.Index(fields=["blueprint", "namespace", "name"]),
-            models.Index(fields=["kind", "name"]),
+            # The catalog index's default order, so a page is read from the index.
+            models.Index(fields=["kind", "namespace", "name"], name="catalog_entity_kind_ns_name"),
+            # The filter selects' distinct values come from this index alone.
+            models.Index(fields=["type", "lifecycle", "namespace", "owner_ref"], name="catalog_entity_facets"),
             models.Index(fields=["location"]),
         ]
 
