@@ -47,8 +47,9 @@ class _LeaseLost(Exception):
 
 
 def workspace_path(run: ActionRun) -> Path:
-    # One folder per claim: a worker that lost its lease never shares a folder with the one that took over.
-    return Path(settings.DATA_DIR) / "runs" / f"{run.pk}-{run.attempts}"
+    # One folder per claim (the lease owner ends in a random token): a worker that lost its lease never shares a
+    # folder with the one that took over, nor do test processes that share a data directory.
+    return Path(settings.DATA_DIR) / "runs" / f"{run.pk}-{run.attempts}-{run.lease_owner.rsplit(':', 1)[-1]}"
 
 
 def action_dir(action: Action) -> Path | None:
@@ -141,13 +142,20 @@ def _log(run: ActionRun, step: RunStep | None, level: str, message: str) -> None
 
 
 def _finish(run: ActionRun, status: str, *, error: str = "", outputs: dict | None = None) -> None:
-    run.status, run.error, run.finished_at = status, error, timezone.now()
-    run.lease_owner, run.lease_expires_at = "", None
-    fields = ["status", "error", "finished_at", "lease_owner", "lease_expires_at"]
+    """Record the outcome, only while this worker still holds the lease (else another worker owns the run now)."""
+    values: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "finished_at": timezone.now(),
+        "lease_owner": "",
+        "lease_expires_at": None,
+    }
     if outputs is not None:
-        run.outputs = outputs
-        fields.append("outputs")
-    run.save(update_fields=fields)
+        values["outputs"] = outputs
+    if not ActionRun.objects.filter(pk=run.pk, lease_owner=run.lease_owner).update(**values):
+        raise _LeaseLost()
+    for key, value in values.items():
+        setattr(run, key, value)
 
 
 def _cancel_requested(run: ActionRun) -> bool:
@@ -180,7 +188,8 @@ def execute_run(run_id: int) -> str:
 
 def _execute(run: ActionRun, owner: str, heartbeat: _Heartbeat) -> str:
     try:
-        definition = parse_definition(run.action.definition)
+        # The definition as it was when the run was requested (and approved), not as the action reads today.
+        definition = parse_definition(run.definition or run.action.definition)
     except DefinitionError as exc:
         _finish(run, ActionRun.Status.FAILED, error=f"The action's definition cannot be used: {exc}")
         return "failed"

@@ -60,6 +60,7 @@ class ActionRun(models.Model):
     )
     target_ref = models.CharField(max_length=400, blank=True, help_text="Kept when the entity is deleted.")
     inputs = models.JSONField(default=dict, blank=True, help_text="The cleaned form values; secrets never stored.")
+    definition = models.JSONField(default=dict, blank=True, help_text="The action's definition when requested.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="action_runs"

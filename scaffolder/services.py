@@ -261,6 +261,7 @@ def run_request(
             target_entity=target_entity,
             target_ref=target_entity.ref if target_entity else "",
             inputs=stored,
+            definition=action.definition,
             requested_by=actor,
             dry_run=dry_run,
             status=ActionRun.Status.AWAITING_APPROVAL if approval else ActionRun.Status.PENDING,
