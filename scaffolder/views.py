@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -127,16 +128,23 @@ def action_form(request: HttpRequest, identifier: str) -> HttpResponse:
 @login_required
 @require_POST
 def action_validate(request: HttpRequest, identifier: str) -> HttpResponse:
-    """One field re-rendered with its errors, as the user fills the form (hx-post on change)."""
+    """One field re-rendered with its errors, as the user fills the form (hx-post on change), plus the fields shown
+    or hidden by its value, swapped out of band."""
     action = _action_or_404(request.user, identifier)
     name = request.GET.get("field", "")
     values = _posted_values(action, request)
     _cleaned, errors = services.run_validate(user=request.user, action=action, inputs=values)
-    for page in _form_pages(request, action, values, errors):
-        for field in page["fields"]:
-            if field.name == name:
-                return render(request, "scaffolder/action_form.html#field", {"field": field, "action": action})
-    raise Http404("No such field.")
+    fields = [field for page in _form_pages(request, action, values, errors) for field in page["fields"]]
+    target = next((field for field in fields if field.name == name), None)
+    if target is None:
+        raise Http404("No such field.")
+    parts = [render_to_string("scaffolder/action_form.html#field", {"field": target, "action": action}, request)]
+    for field in fields:
+        if field.visible_when is not None and field.visible_when.field == name:
+            field.errors = []  # a field that just appeared has not been filled yet
+            context = {"field": field, "action": action, "oob": True}
+            parts.append(render_to_string("scaffolder/action_form.html#field", context, request))
+    return HttpResponse("".join(parts))
 
 
 @login_required

@@ -169,3 +169,13 @@ def test_pages_make_a_constant_number_of_queries(
         with django_assert_max_num_queries(limit):
             response = member_client.get(url, HTTP_HX_REQUEST="true" if "live" in url else None)
         assert response.status_code in (200, 286), url
+
+
+def test_validate_swaps_fields_that_depend_on_the_changed_one(member_client, shipped_actions):
+    form = {"databaseName": "ledger", "size": "small", "version": "16"}
+    hidden = member_client.post("/create/add-postgres-database/validate/?field=createTable", form).content.decode()
+    assert 'id="field-tablename" hidden hx-swap-oob="true"' in hidden
+    shown = member_client.post(
+        "/create/add-postgres-database/validate/?field=createTable", {**form, "createTable": "true"}
+    ).content.decode()
+    assert 'id="field-tablename" hx-swap-oob="true"' in shown
