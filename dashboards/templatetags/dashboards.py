@@ -104,3 +104,10 @@ def get_item(mapping: dict, key: str):
 def my_services_card(context) -> dict:
     """The "My services" card for the home page: `{% load dashboards %}{% my_services_card %}`."""
     return {"my_services": my_services(context["request"].user)}
+
+
+@register.filter
+def http_url(url: str | None) -> str:
+    """The URL when it is http(s), else "": links from outside systems never become javascript: links."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("https://", "http://")) else ""

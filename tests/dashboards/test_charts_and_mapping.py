@@ -104,3 +104,11 @@ def test_chart_spans_the_whole_window_when_asked():
     assert ">00:00</text>" in svg
     assert ">01:00</text>" in svg
     assert 'd="M' in svg
+
+
+def test_links_from_outside_systems_must_be_http():
+    from dashboards.templatetags.dashboards import http_url
+
+    assert http_url("https://github.com/acme/x/actions/runs/1") == "https://github.com/acme/x/actions/runs/1"
+    assert http_url("javascript:alert(1)") == ""
+    assert http_url(None) == ""
