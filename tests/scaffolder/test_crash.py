@@ -110,26 +110,26 @@ def test_sigkilled_worker_run_completes_once(member, team, slow_service_action, 
     monkeypatch.setenv("SCAFFOLDER_RUN_LEASE_SECONDS", str(LEASE_SECONDS))
     env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "portal.settings_test"}
     logs = [tmp_path / "worker1.log", tmp_path / "worker2.log"]
-    first = _start_worker(env, "first", logs[0])
-    second = None
+    # Two workers from the start (each takes seconds to boot): whichever takes the run is killed, the other finishes it.
+    workers = [_start_worker(env, "first", logs[0]), _start_worker(env, "second", logs[1])]
     try:
         run = run_request(actor=member, action=slow_service_action, inputs=SERVICE_INPUTS)
         _wait_for(
             lambda: RunStep.objects.filter(run=run, step_id="wait", status=RunStep.Status.RUNNING).exists(),
             60,
-            "the first worker to reach the wait step",
+            "a worker to reach the wait step",
             logs,
         )
-        _stop(first, signal.SIGKILL)
+        holder_pid = int(ActionRun.objects.get(pk=run.pk).lease_owner.split(":")[1])
+        holder = next(worker for worker in workers if worker.pid == holder_pid)
+        _stop(holder, signal.SIGKILL)
         assert ActionRun.objects.get(pk=run.pk).status == ActionRun.Status.RUNNING
         time.sleep(LEASE_SECONDS + 0.5)  # the dead worker's lease runs out
-        second = _start_worker(env, "second", logs[1])
         assert recover_stale_runs() == 1
-        _wait_for(lambda: ActionRun.objects.get(pk=run.pk).finished, 60, "the second worker to finish the run", logs)
+        _wait_for(lambda: ActionRun.objects.get(pk=run.pk).finished, 60, "the other worker to finish the run", logs)
     finally:
-        _stop(first, signal.SIGKILL)
-        if second is not None:
-            _stop(second)
+        for worker in workers:
+            _stop(worker, signal.SIGKILL)
     run.refresh_from_db()
     assert run.status == ActionRun.Status.SUCCEEDED, run.error
     assert run.attempts == 2
