@@ -264,3 +264,11 @@ def test_test_connection_for_clusters_and_prometheus(system, admin_client, reque
     assert "message--success" in page
     assert "Connected to" in page
     assert standin is not None
+
+
+def test_a_malformed_annotation_is_shown_not_used(make_service, member_client):
+    checkout = make_service("checkout", **{"prometheus.io/label": "not a label"})
+
+    page = text(member_client.get(tab_url("metrics", checkout)))
+
+    assert "Annotation ignored: prometheus.io/label must read label=value" in page
