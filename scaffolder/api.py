@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -143,12 +144,29 @@ class ActionDetail(RetrieveAPIView):
         return selectors.action_list(user=self.request.user)
 
 
+class _RunSchema(AutoSchema):
+    """Documents the inputs of every enabled action, read when the schema is generated (one JSON Schema language for
+    the form, the validation and these docs)."""
+
+    def get_description(self) -> str:
+        lines = [
+            "Run an action. `inputs` must fit the action's JSON Schema below; 400 with `errors` by field when not.",
+            "Day-2 and delete actions need `entity` (a catalog reference).",
+        ]
+        for action in Action.objects.filter(enabled=True).order_by("identifier"):
+            try:
+                schema = merged_schema(parse_definition(action.definition).parameters)
+            except DefinitionError:
+                continue
+            lines += ["", f"#### `{action.identifier}`: {action.title} ({action.operation})", "```json"]
+            lines += [json.dumps(schema, indent=2), "```"]
+        return "\n".join(lines)
+
+
 class ActionRunCreate(APIView):
-    @extend_schema(
-        request=RunRequestInput,
-        responses={201: RunSerializer},
-        description="Run an action. 400 with `errors` by field when the inputs do not fit the action's schema.",
-    )
+    schema = _RunSchema()
+
+    @extend_schema(request=RunRequestInput, responses={201: RunSerializer})
     def post(self, request, identifier: str):
         try:
             action = selectors.action_get(user=request.user, identifier=identifier)

@@ -123,8 +123,9 @@ def test_commands_and_visibility(api, admin_api, django_user_model, team, shippe
     ]
 
 
-def test_openapi_schema_documents_the_endpoints(api):
+def test_openapi_schema_documents_each_actions_inputs(api, shipped_actions):
     response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
-    paths = json.loads(response.content)["paths"]
-    assert "/api/scaffolder/actions/{identifier}/runs/" in paths
+    operation = json.loads(response.content)["paths"]["/api/scaffolder/actions/{identifier}/runs/"]["post"]
+    assert "#### `python-service`: Create a Python web service (create)" in operation["description"]
+    assert '"pattern": "^[a-z][a-z0-9-]*[a-z0-9]$"' in operation["description"]
