@@ -166,6 +166,20 @@ def property_errors(schema: dict, properties: dict) -> list[str]:
     return messages
 
 
+def blueprints_ensure_builtin() -> int:
+    """Create any missing builtin blueprint (Backstage's kinds); returns how many were created. The data migration
+    creates them once; this puts back what a wiped database lost (tests that flush tables do)."""
+    from catalog.builtin_blueprints import BUILTIN_BLUEPRINTS
+
+    present = set(Blueprint.objects.filter(builtin=True).values_list("identifier", flat=True))
+    missing = [definition for definition in BUILTIN_BLUEPRINTS if definition["identifier"] not in present]
+    for definition in missing:
+        Blueprint.objects.update_or_create(
+            identifier=definition["identifier"], defaults={**definition, "builtin": True}
+        )
+    return len(missing)
+
+
 def _blueprint_for_kind(kind: str) -> Blueprint:
     """The blueprint of a kind; a kind nobody defined yet gets a permissive blueprint so its entities are kept."""
     blueprint = Blueprint.objects.filter(identifier=kind.lower()).first()
