@@ -40,7 +40,7 @@ def test_deployments_tab_shows_badges_revision_link_history_and_sync_button(argo
     assert "bbbbbbb" in page
     assert "aaaaaaa" in page
     assert "Sync now" in page
-    assert "Read 0 s ago" in page or "Read 1 s ago" in page
+    assert re.search(r"Read \d+ s ago", page)
 
 
 def test_every_tab_says_what_to_set_up_when_nothing_is_configured(make_service, member_client):
