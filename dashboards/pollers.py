@@ -93,6 +93,10 @@ def _upsert(model: type, rows: list, unique: list[str]) -> None:
     )
 
 
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def _fresh(now: datetime) -> dict:
     return {"read_at": now, "last_error": "", "last_error_at": None, "consecutive_failures": 0, "next_attempt_at": None}
 
@@ -136,7 +140,7 @@ def _poll_argocd_instance(instance: Instance, services: list, now: datetime) -> 
         rows += [_deployment_row(entity, instance.name, app, now) for app in found]
     _upsert(DeploymentSnapshot, rows, ["entity", "instance", "app_name"])
     DeploymentSnapshot.objects.filter(instance=instance.name, read_at__lt=now).delete()
-    message = f"{len(apps)} applications read, {len(rows)} belong to services"
+    message = f"{_count(len(apps), 'application')} read, {len(rows)} belonging to services"
     record_success(system=ARGOCD, instance=instance.name, now=now, calls=1, message=message)
     return CycleReport(ARGOCD, instance.name, "ok", calls=1, snapshots=len(rows), message=message)
 
@@ -268,7 +272,7 @@ def _poll_prometheus_instance(instance: Instance, services: list, now: datetime)
         close_client(client)
     _upsert(MetricSnapshot, rows, ["entity", "window"])
     MetricSnapshot.objects.filter(read_at__lt=now).delete()
-    message = f"{calls} queries for {len(services)} services"
+    message = f"{calls} queries for {_count(len(services), 'service')}"
     record_success(system=PROMETHEUS, instance=instance.name, now=now, calls=calls, message=message)
     return CycleReport(PROMETHEUS, instance.name, "ok", calls=calls, snapshots=len(rows), message=message)
 
@@ -323,7 +327,8 @@ def _poll_cluster(instance: Instance, services: list, now: datetime) -> CycleRep
         )
     _upsert(WorkloadSnapshot, rows, ["entity", "cluster"])
     WorkloadSnapshot.objects.filter(cluster=instance.name, read_at__lt=now).delete()
-    message = f"{len(deployments)} deployments and {len(pods)} pods read, {len(rows)} services matched"
+    read = f"{_count(len(deployments), 'deployment')} and {_count(len(pods), 'pod')} read"
+    message = f"{read}, {_count(len(rows), 'service')} matched"
     record_success(system=KUBERNETES, instance=instance.name, now=now, calls=calls, message=message)
     return CycleReport(KUBERNETES, instance.name, "ok", calls=calls, snapshots=len(rows), message=message)
 
@@ -451,6 +456,6 @@ def _poll_github(instance: Instance, now: datetime) -> CycleReport:
         record_failure(system=GITHUB, instance=instance.name, now=now, error=exc, calls=calls, snapshots=pending)
         return CycleReport(GITHUB, instance.name, "failed", calls=calls, message=str(exc))
     _upsert(CIStatusSnapshot, rows, ["entity"])
-    message = f"{len(rows)} repositories read ({calls} calls, at most {limit} repositories per cycle)"
+    message = f"{_count(len(rows), 'repository', 'repositories')} read ({calls} calls, at most {limit} per cycle)"
     record_success(system=GITHUB, instance=instance.name, now=now, calls=calls, message=message)
     return CycleReport(GITHUB, instance.name, "ok", calls=calls, snapshots=len(rows), message=message)

@@ -35,6 +35,14 @@ def test_open_a_service_dashboard_and_see_badges_and_charts(
         history=["a" * 40, "b" * 40],
     )
     cluster.add_deployment("shop", "checkout", replicas=3, ready=2)
+    cluster.add_pod(
+        "shop",
+        "checkout-7d9f-x2",
+        labels={"app.kubernetes.io/name": "checkout"},
+        waiting_reason="CrashLoopBackOff",
+        ready=False,
+        restarts=5,
+    )
     pollers.poll_argocd()
     pollers.poll_prometheus(now=prometheus.at)
     pollers.poll_kubernetes(now=timezone.now())
@@ -64,4 +72,10 @@ def test_open_a_service_dashboard_and_see_badges_and_charts(
     page.get_by_role("link", name="Workloads").click()
     page.wait_for_url("**/workloads/")
     assert page.locator(".badge", has_text="2/3").is_visible()
+    assert page.locator(".badge", has_text="CrashLoopBackOff").is_visible()
     page.screenshot(path=output_dir / "workloads.png", full_page=True)
+
+    page.goto("/integrations/")
+    page.locator("#argocd").get_by_role("button", name="Test connection").click()
+    expect(page.locator("#argocd").get_by_role("status")).to_contain_text("Connected to Argo CD 'default'")
+    page.screenshot(path=output_dir / "integrations.png", full_page=True)
