@@ -142,8 +142,8 @@ def _seed(count):
 @pytest.mark.parametrize("count", [10, 60])
 def test_index_costs_the_same_queries_whatever_the_size(member_client, django_assert_max_num_queries, count):
     _seed(count)
-    # session, user, count, page, kind counts, four facets
-    with django_assert_max_num_queries(9):
+    # session, user, count, page, kind counts, facets
+    with django_assert_max_num_queries(6):
         assert member_client.get("/catalog/?owner=team-a&q=svc").status_code == 200
     with django_assert_max_num_queries(5):
         assert member_client.get("/catalog/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results").status_code == 200
@@ -157,7 +157,7 @@ def test_entity_and_group_pages_cost_the_same_queries_whatever_the_size(
     # session, user, entity, permissions (2), outgoing, incoming counts, incoming per type (+ owned count and page)
     with django_assert_max_num_queries(8):
         assert member_client.get("/catalog/component/default/svc-005/").status_code == 200
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         assert member_client.get("/catalog/group/default/team-a/").status_code == 200
 
 
