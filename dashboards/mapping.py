@@ -114,14 +114,21 @@ def targets_for(entity: Entity) -> ServiceTargets:
     )
 
 
-def matches_kubernetes(targets: ServiceTargets, namespace: str, labels: Mapping[str, str]) -> bool:
-    """Whether a deployment or pod (its namespace and labels) belongs to the service."""
-    if targets.kubernetes_namespace and namespace != targets.kubernetes_namespace:
-        return False
+def kubernetes_matcher(targets: ServiceTargets) -> Callable[[str, Mapping[str, str]], bool]:
+    """A predicate over a deployment's or pod's (namespace, labels): does it belong to the service?"""
+    namespace = targets.kubernetes_namespace
     if targets.kubernetes_selector:
-        return selector_predicate(targets.kubernetes_selector)(labels)
+        selector = selector_predicate(targets.kubernetes_selector)
+        return lambda ns, labels: (not namespace or ns == namespace) and selector(labels)
     ident = targets.kubernetes_id
-    return labels.get("backstage.io/kubernetes-id") == ident or labels.get("app.kubernetes.io/name") == ident
+    return lambda ns, labels: (
+        (not namespace or ns == namespace)
+        and ident
+        in (
+            labels.get(KUBERNETES_ID),
+            labels.get("app.kubernetes.io/name"),
+        )
+    )
 
 
 # Label selectors (k8s.io/apimachinery/pkg/labels): a=b, a==b, a!=b, a in (b,c), a notin (b,c), a, !a.

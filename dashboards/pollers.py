@@ -24,7 +24,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Entity
-from dashboards.mapping import ServiceTargets, matches_kubernetes, selector_predicate, services_queryset, targets_for
+from dashboards.mapping import (
+    KUBERNETES_ID,
+    ServiceTargets,
+    kubernetes_matcher,
+    selector_predicate,
+    services_queryset,
+    targets_for,
+)
 from dashboards.models import CIStatusSnapshot, DeploymentSnapshot, MetricSnapshot, WorkloadSnapshot
 from dashboards.polling import (
     ARGOCD,
@@ -309,10 +316,16 @@ def _poll_cluster(instance: Instance, services: list, now: datetime) -> CycleRep
     finally:
         if client is not None:
             close_client(client)
+    deployments_by_id, pods_by_id, events_by_owner = _by_id(deployments), _by_id(pods), _events_by_owner(events)
     rows = []
     for entity, targets in services:
-        mine = [item for item in deployments if matches_kubernetes(targets, item.namespace, item.labels)]
-        my_pods = [item for item in pods if matches_kubernetes(targets, item.namespace, item.labels)]
+        matches = kubernetes_matcher(targets)
+        # Services found by their id label are looked up; only label-selector services scan every object.
+        scan = targets.kubernetes_selector is not None
+        candidates = deployments if scan else deployments_by_id.get(targets.kubernetes_id, [])
+        mine = [item for item in candidates if matches(item.namespace, item.labels)]
+        candidates = pods if scan else pods_by_id.get(targets.kubernetes_id, [])
+        my_pods = [item for item in candidates if matches(item.namespace, item.labels)]
         if not mine and not my_pods:
             continue
         rows.append(
@@ -321,7 +334,7 @@ def _poll_cluster(instance: Instance, services: list, now: datetime) -> CycleRep
                 cluster=instance.name,
                 deployments=[_deployment_json(item) for item in mine],
                 pods=[_pod_json(item) for item in my_pods],
-                events=_events_for(events, mine, my_pods),
+                events=_events_for(events_by_owner, mine, my_pods),
                 **_fresh(now),
             )
         )
@@ -360,32 +373,45 @@ def _pod_json(item) -> dict:
     }
 
 
-def _events_for(events: list, deployments: list, pods: list) -> list[dict]:
-    """Warning events about the service's deployments, their ReplicaSets, or its pods."""
-    names = {(item.namespace, item.name) for item in pods}
-    prefixes = [(item.namespace, item.name + "-") for item in deployments]
-    owned = {(item.namespace, item.name) for item in deployments}
-    found = []
+def _by_id(items: list) -> dict[str, list]:
+    """Deployments or pods by the value of their id labels (each object once per distinct value)."""
+    index: dict[str, list] = defaultdict(list)
+    for item in items:
+        for value in {item.labels.get(KUBERNETES_ID), item.labels.get("app.kubernetes.io/name")} - {None}:
+            index[value].append(item)
+    return index
+
+
+def _events_by_owner(events: list) -> dict[tuple[str, str], list]:
+    """Events by (namespace, name) of the object and of the objects that may own it: a pod `web-5d4f-x2` and a
+    ReplicaSet `web-5d4f` both file under the Deployment `web`."""
+    index: dict[tuple[str, str], list] = defaultdict(list)
     for event in events:
-        key = (event.namespace, event.involved_name)
-        if (
-            key in names
-            or key in owned
-            or any(ns == event.namespace and event.involved_name.startswith(p) for ns, p in prefixes)
-        ):
-            found.append(
-                {
-                    "namespace": event.namespace,
-                    "object": f"{event.involved_kind}/{event.involved_name}",
-                    "reason": event.reason,
-                    "message": event.message[:500],
-                    "count": event.count,
-                    "last_seen": iso(event.last_seen),
-                }
-            )
-            if len(found) >= _EVENTS_KEPT:
-                break
-    return found
+        parts = event.involved_name.split("-")
+        names = {event.involved_name, "-".join(parts[:-1]), "-".join(parts[:-2])} - {""}
+        for name in names:
+            index[(event.namespace, name)].append(event)
+    return index
+
+
+def _events_for(index: dict[tuple[str, str], list], deployments: list, pods: list) -> list[dict]:
+    """The newest warning events about the service's deployments, their ReplicaSets, or its pods."""
+    found: dict[int, object] = {}
+    for item in [*deployments, *pods]:
+        for event in index.get((item.namespace, item.name), []):
+            found[id(event)] = event
+    newest = sorted(found.values(), key=lambda event: event.last_seen.timestamp() if event.last_seen else 0.0)
+    return [
+        {
+            "namespace": event.namespace,
+            "object": f"{event.involved_kind}/{event.involved_name}",
+            "reason": event.reason,
+            "message": event.message[:500],
+            "count": event.count,
+            "last_seen": iso(event.last_seen),
+        }
+        for event in reversed(newest[-_EVENTS_KEPT:])
+    ]
 
 
 # GitHub

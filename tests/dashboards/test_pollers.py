@@ -64,3 +64,24 @@ def test_kubernetes_three_lists_per_cluster(cluster, make_service):
     assert snapshot.deployments[0]["ready"] == 2
     assert snapshot.pods[0]["restarts"] == 4
     assert IntegrationStatus.objects.get(system="kubernetes").ok
+
+
+def test_kubernetes_events_follow_owners_and_selectors_scan(cluster, make_service):
+    checkout = make_service("checkout", **{"backstage.io__kubernetes-namespace": "shop"})
+    worker = make_service("worker", **{"backstage.io__kubernetes-label-selector": "tier=worker"})
+    cluster.add_deployment("shop", "checkout")
+    cluster.add_deployment("shop", "checkout-worker", labels={"tier": "worker"})
+    cluster.add_deployment("other", "checkout")  # another namespace: not this service's
+    cluster.add_pod("shop", "checkout-5d4f-x2", labels={"app.kubernetes.io/name": "checkout"})
+    cluster.add_event("shop", kind="ReplicaSet", name="checkout-5d4f", reason="FailedCreate", message="quota")
+    cluster.add_event("shop", kind="Pod", name="checkout-5d4f-x2", reason="BackOff", message="crash")
+    cluster.add_event("shop", kind="Pod", name="checkout-worker-77aa-b1", reason="Unhealthy", message="probe")
+
+    pollers.poll_kubernetes(now=timezone.now())
+
+    mine = WorkloadSnapshot.objects.get(entity=checkout)
+    assert [item["namespace"] for item in mine.deployments] == ["shop"]
+    assert sorted(event["reason"] for event in mine.events) == ["BackOff", "FailedCreate"]
+    theirs = WorkloadSnapshot.objects.get(entity=worker)
+    assert [item["name"] for item in theirs.deployments] == ["checkout-worker"]
+    assert [event["reason"] for event in theirs.events] == ["Unhealthy"]
