@@ -72,9 +72,11 @@ def poll_all(*, now: datetime | None = None) -> list[CycleReport]:
     """One cycle of Argo CD, Prometheus and Kubernetes (GitHub runs on its own, slower schedule)."""
     now = now or timezone.now()
     services = _services()
-    return [*poll_argocd(now=now, services=services), *poll_prometheus(now=now, services=services)] + poll_kubernetes(
-        now=now, services=services
-    )
+    return [
+        *poll_argocd(now=now, services=services),
+        *poll_prometheus(now=now, services=services),
+        *poll_kubernetes(now=now, services=services),
+    ]
 
 
 def _services() -> list[tuple[Entity, ServiceTargets]]:
@@ -238,8 +240,9 @@ def _poll_prometheus_instance(instance: Instance, services: list, now: datetime)
         by_label[targets.prometheus_label][targets.prometheus_value].append(entity)
     calls = 0
     rows = []
-    client = instance.client()
+    client = None
     try:
+        client = instance.client()
         for label, by_value in by_label.items():
             current: dict[str, dict[str, float | None]] = {}
             for signal, promql in queries(label, "5m").items():
@@ -276,7 +279,8 @@ def _poll_prometheus_instance(instance: Instance, services: list, now: datetime)
         )
         return CycleReport(PROMETHEUS, instance.name, "failed", calls=calls, message=str(exc))
     finally:
-        close_client(client)
+        if client is not None:
+            close_client(client)
     _upsert(MetricSnapshot, rows, ["entity", "window"])
     MetricSnapshot.objects.filter(read_at__lt=now).delete()
     message = f"{calls} queries for {_count(len(services), 'service')}"
@@ -443,9 +447,10 @@ def _poll_github(instance: Instance, now: datetime) -> CycleReport:
             due.append((entity, targets.github_slug))
         if len(due) >= limit:
             break
-    client = instance.client()
+    client = None
     calls, rows = 0, []
     try:
+        client = instance.client()
         for entity, slug in due:
             calls += 2
             runs = client.latest_workflow_runs(full_name=slug, limit=5)
