@@ -49,9 +49,10 @@ def deployment_sync(request: HttpRequest, kind: str, namespace: str, name: str, 
     if not can(request.user, CHANGE, entity):
         return HttpResponseForbidden("You may not sync this service's deployments.")
     result = services.deployment_sync(actor=request.user, snapshot=snapshot)
-    status = 200 if result.ok else 502
     if request.htmx:
-        return render(request, "dashboards/_sync_result.html", {"result": result}, status=status)
+        # htmx swaps only successful answers, and the result partial says itself whether the sync failed.
+        return render(request, "dashboards/_sync_result.html", {"result": result})
+    status = 200 if result.ok else 502
     context.update(
         snapshots=list(entity.deployment_snapshots.all()),
         state=selectors.system_states()[ARGOCD],

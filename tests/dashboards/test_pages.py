@@ -272,3 +272,22 @@ def test_a_malformed_annotation_is_shown_not_used(make_service, member_client):
     page = text(member_client.get(tab_url("metrics", checkout)))
 
     assert "Annotation ignored: prometheus.io/label must read label=value" in page
+
+
+def test_a_failed_sync_is_shown_in_the_page(argocd, make_service, admin_client):
+    make_service("checkout")
+    argocd.add_application("checkout")
+    pollers.poll_argocd()
+    argocd.set_failure("403")
+    url = reverse(
+        "dashboards:deployment-sync", args=["component", "default", "checkout", DeploymentSnapshot.objects.get().pk]
+    )
+
+    partial = admin_client.post(url, headers={"HX-Request": "true"})
+    full = admin_client.post(url)
+
+    assert partial.status_code == 200
+    assert "message--error" in text(partial)
+    assert "denied permission" in text(partial)
+    assert full.status_code == 502
+    assert "denied permission" in text(full)
