@@ -6,6 +6,7 @@ import re
 import threading
 
 import pytest
+from django.db import connection
 
 from scaffolder import engine
 from scaffolder.models import ActionRun
@@ -33,13 +34,20 @@ def test_create_a_service_and_open_it(page, login, output_dir, team, shipped_act
     page.locator("#field-name .field__errors").wait_for(state="detached")
     page.get_by_label("Description").fill("Takes payments.")
     page.get_by_label("Owning team").select_option("group:default/team-a")
+    page.wait_for_load_state("networkidle")  # the inline checks have answered
     page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url(re.compile(r".*/runs/\d+/$"))
     run = ActionRun.objects.get()
 
-    worker = threading.Thread(target=engine.execute_run, args=(run.pk,))
+    def work():
+        try:
+            engine.execute_run(run.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work)
     worker.start()
-    page.locator("#run-live .badge", has_text="Succeeded").first.wait_for(timeout=30_000)
+    page.locator("#run-live .run-status .badge", has_text="Succeeded").wait_for(timeout=30_000)
     worker.join()
     assert page.locator("#run-live").get_attribute("hx-trigger") is None, "polling stops once the run ends"
     assert "registered component:default/payments-api" in page.locator(".run-log").inner_text()
