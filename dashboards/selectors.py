@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -126,7 +126,3 @@ def system_states() -> dict[str, SystemState]:
         key: SystemState(key=key, title=title, configuration=configuration(key), statuses=rows.get(key, {}))
         for key, title in SYSTEMS.items()
     }
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=3 * poll_interval())

@@ -84,9 +84,9 @@ def short_sha(revision: str | None) -> str:
 
 
 @register.inclusion_tag("dashboards/_freshness.html")
-def freshness_line(snapshot, what: str = "") -> dict:
+def freshness_line(snapshot) -> dict:
     """ "Read 40 s ago", or why the data is stale and how to fix it."""
-    return {"fresh": freshness(snapshot), "what": what, "handbook_url": HANDBOOK_URL}
+    return {"fresh": freshness(snapshot), "handbook_url": HANDBOOK_URL}
 
 
 @register.inclusion_tag("dashboards/_not_configured.html")
