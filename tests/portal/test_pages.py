@@ -129,3 +129,23 @@ def test_request_id_is_echoed_and_safe(client):
     generated = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})["X-Request-ID"]
     assert generated != "bad id\nwith newline"
     assert len(generated) == 32
+
+
+def test_home_lists_my_services_in_a_constant_number_of_queries(member_client, django_assert_max_num_queries):
+    from catalog.services import entity_upsert_descriptor
+
+    def add(kind, name, spec):
+        entity_upsert_descriptor(
+            data={"apiVersion": "backstage.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+        )
+
+    add("Group", "platform-team", {"type": "team", "children": [], "members": ["dev"]})
+    add("User", "dev", {"memberOf": ["platform-team"]})
+    for index in range(12):
+        add("Component", f"svc-{index}", {"type": "service", "lifecycle": "production", "owner": "platform-team"})
+
+    with django_assert_max_num_queries(12):
+        response = member_client.get("/")
+
+    assert b"My services" in response.content
+    assert response.content.count(b"no deployment seen") == 12
