@@ -96,33 +96,67 @@ def _target(request: HttpRequest, action: Action) -> Entity | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def action_form(request: HttpRequest, identifier: str) -> HttpResponse:
+    """The action's form, one parameter page at a time. Every page's fields stay in the form (the others hidden), so
+    Next and Back are plain posts that carry all values; Next checks the page it leaves, Run checks them all."""
     action = _action_or_404(request.user, identifier)
     target = _target(request, action)
     values: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
-    status = 200
+    current, status = 1, 200
     if request.method == "POST":
         values = _posted_values(action, request)
-        try:
-            run = services.run_request(
-                actor=request.user,
-                action=action,
-                inputs=values,
-                target_entity=target,
-                dry_run="dry_run" in request.POST,
-            )
-        except ScaffolderError as exc:
-            errors, status = exc.errors, 400
+        current = _int(request.POST.get("page"), 1)
+        if "next" in request.POST or "back" in request.POST:
+            current, errors = _turn_page(request, action, values, current, forward="next" in request.POST)
         else:
-            url = reverse("scaffolder:run", args=[run.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            try:
+                run = services.run_request(
+                    actor=request.user,
+                    action=action,
+                    inputs=values,
+                    target_entity=target,
+                    dry_run="dry_run" in request.POST,
+                )
+            except ScaffolderError as exc:
+                errors, status = exc.errors, 400
+            else:
+                url = reverse("scaffolder:run", args=[run.pk])
+                return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    form_pages = _form_pages(request, action, values, errors)
+    if status == 400:  # show the first page with a problem
+        current = next((page["number"] for page in form_pages if any(f.errors for f in page["fields"])), current)
+    current = min(max(current, 1), max(len(form_pages), 1))
     context = {
         "action": action,
         "target": target,
-        "form_pages": _form_pages(request, action, values, errors),
+        "form_pages": form_pages,
+        "current_page": current,
+        "last_page": max(len(form_pages), 1),
         "form_errors": errors.get("__all__", []) + errors.get("target", []),
     }
     return render(request, "scaffolder/action_form.html", context, status=status)
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text or default)
+    except ValueError:
+        return default
+
+
+def _turn_page(request, action: Action, values: dict, current: int, *, forward: bool) -> tuple[int, dict]:
+    """(page to show, errors to show): Next stays on a page whose fields have errors."""
+    if not forward:
+        return current - 1, {}
+    _cleaned, errors = services.run_validate(user=request.user, action=action, inputs=values)
+    pages_now = _form_pages(request, action, values, errors)
+    here = next((page for page in pages_now if page["number"] == current), None)
+    if here is not None:
+        names = {field.name for field in here["fields"] if field.visible}
+        page_errors = {name: messages for name, messages in errors.items() if name in names}
+        if page_errors:
+            return current, page_errors
+    return current + 1, {}
 
 
 @login_required

@@ -179,3 +179,23 @@ def test_validate_swaps_fields_that_depend_on_the_changed_one(member_client, shi
         "/create/add-postgres-database/validate/?field=createTable", {**form, "createTable": "true"}
     ).content.decode()
     assert 'id="field-tablename" hx-swap-oob="true"' in shown
+
+
+def test_form_pages_are_steps(member_client, team, shipped_actions):
+    first = member_client.get("/create/python-service/").content.decode()
+    assert '<fieldset id="step-1">' in first
+    assert '<fieldset id="step-2" hidden>' in first
+    assert 'name="next"' in first
+    assert 'name="run"' not in first
+    page_one = {key: SERVICE_INPUTS[key] for key in ("name", "description", "owner")}
+    stuck = member_client.post("/create/python-service/", {**page_one, "name": "Bad Name", "page": "1", "next": "1"})
+    assert '<fieldset id="step-1">' in stuck.content.decode()
+    assert "field--error" in stuck.content.decode()
+    moved = member_client.post("/create/python-service/", {**page_one, "page": "1", "next": "1"}).content.decode()
+    assert '<fieldset id="step-1" hidden>' in moved
+    assert '<fieldset id="step-2">' in moved
+    assert 'name="run"' in moved
+    assert "field--error" not in moved
+    assert 'value="payments-api"' in moved, "values of the other pages stay in the form"
+    back = member_client.post("/create/python-service/", {**page_one, "page": "2", "back": "1"}).content.decode()
+    assert '<fieldset id="step-1">' in back
