@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from catalog.models import Entity
 from scaffolder import config
 from scaffolder.definitions import GOLDEN_PATHS_DIR, ActionDefinition, DefinitionError, parse_definition
 from scaffolder.expressions import ExpressionError, evaluate_condition, expression_context, render_value
@@ -234,6 +235,8 @@ def _execute(run: ActionRun, owner: str, heartbeat: _Heartbeat) -> str:
                 return _fail_step(run, row, result)
             outputs[step.id] = result
         final = _outputs(run, definition, outputs, user, entity, platform, workspace)
+        if run.target_entity_id is None and not run.dry_run:
+            _link_created_entity(run, definition, outputs)
         _finish(run, ActionRun.Status.SUCCEEDED, outputs=final)
         _log(run, None, "info", "dry run finished: nothing was changed" if run.dry_run else "the run succeeded")
         return "succeeded"
@@ -305,6 +308,17 @@ def _cancel(run: ActionRun, rows: dict[str, RunStep]) -> str:
     _log(run, None, "warning", "cancelled before the next step")
     _finish(run, ActionRun.Status.CANCELLED, error="Cancelled.")
     return "cancelled"
+
+
+def _link_created_entity(run: ActionRun, definition: ActionDefinition, outputs: dict[str, dict]) -> None:
+    """A create run shows on the Runs tab of the entity it registered."""
+    for step in definition.steps:
+        ref = str(outputs.get(step.id, {}).get("entityRef") or "") if step.action == "catalog:register" else ""
+        entity = Entity.objects.filter(ref=ref.lower()).first() if ref else None
+        if entity is not None:
+            run.target_entity, run.target_ref = entity, entity.ref
+            ActionRun.objects.filter(pk=run.pk).update(target_entity=entity, target_ref=entity.ref)
+            return
 
 
 def _entity_url(ref: str) -> str:

@@ -325,9 +325,9 @@ def run_retry(*, actor, run: ActionRun) -> ActionRun:
     """Run the same action again with the same inputs and target, as a new run."""
     if not run.finished:
         raise ScaffolderError("The run has not finished; cancel it first.")
-    new = run_request(
-        actor=actor, action=run.action, inputs=run.inputs, target_entity=run.target_entity, dry_run=run.dry_run
-    )
+    # A create run is linked to the entity it made once it succeeds; running it again creates, it takes no target.
+    target = run.target_entity if run.action.operation != Action.Operation.CREATE else None
+    new = run_request(actor=actor, action=run.action, inputs=run.inputs, target_entity=target, dry_run=run.dry_run)
     ActionRun.objects.filter(pk=new.pk).update(retry_of=run)
     new.retry_of = run
     return new

@@ -6,7 +6,7 @@ from catalog.models import Entity
 from integrations.git import fetch_files
 from scaffolder import engine
 from scaffolder.models import ActionRun, RunStep
-from scaffolder.services import run_request
+from scaffolder.services import run_request, run_retry
 from tests.scaffolder.conftest import SERVICE_INPUTS
 
 pytestmark = pytest.mark.django_db
@@ -36,11 +36,14 @@ def test_create_service_end_to_end(member, team, shipped_actions, repos_dir):
         assert "apps/payments-api/deployment.yaml" in checkout.glob("apps/payments-api/*")
     entity = Entity.objects.get(ref="component:default/payments-api")
     assert entity.owner_ref == "group:default/team-a"
+    assert run.target_entity == entity, "the create run shows on the new entity's Runs tab"
     assert {link["title"] for link in run.outputs["links"]} == {"Repository", "Open in catalog"}
     assert "/catalog/component/default/payments-api/" in [link["url"] for link in run.outputs["links"]]
     statuses = dict(run.steps.values_list("step_id", "status"))
     assert statuses["publish-github"] == RunStep.Status.SKIPPED
     assert statuses["register"] == RunStep.Status.SUCCEEDED
+    again = run_retry(actor=member, run=run)
+    assert again.target_entity is None
 
 
 def test_running_again_changes_nothing(member, team, shipped_actions, repos_dir):
