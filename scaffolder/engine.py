@@ -53,6 +53,24 @@ def workspace_path(run: ActionRun) -> Path:
     return Path(settings.DATA_DIR) / "runs" / f"{run.pk}-{run.attempts}-{run.lease_owner.rsplit(':', 1)[-1]}"
 
 
+def remove_stale_workspaces() -> int:
+    """Delete the workspaces a killed worker left behind (runs that finished since, or that another claim took)."""
+    root = Path(settings.DATA_DIR) / "runs"
+    if not root.is_dir():
+        return 0
+    live = {
+        workspace_path(run).name
+        for run in ActionRun.objects.filter(status=ActionRun.Status.RUNNING).only("pk", "attempts", "lease_owner")
+    }
+    cutoff = time.time() - config.lease_seconds()
+    removed = 0
+    for folder in root.iterdir():
+        if folder.name not in live and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def action_dir(action: Action) -> Path | None:
     """The folder relative template urls resolve against: only shipped golden paths have one."""
     if action.source != Action.Source.SHIPPED or not action.source_path:
@@ -212,7 +230,7 @@ def _execute(run: ActionRun, owner: str, heartbeat: _Heartbeat) -> str:
                 run=run, position=position, step_id=step.id, name=step.name, action=step.action
             )
             if _cancel_requested(run):
-                return _cancel(run, rows)
+                return _cancel(run)
             _renew(run, owner)
             spec = STEP_LIBRARY.get(step.action)
             if row.status == RunStep.Status.SUCCEEDED and spec is not None and spec.side_effects:
@@ -301,7 +319,7 @@ def _fail_step(run: ActionRun, row: RunStep, message: str) -> str:
     return "failed"
 
 
-def _cancel(run: ActionRun, rows: dict[str, RunStep]) -> str:
+def _cancel(run: ActionRun) -> str:
     RunStep.objects.filter(run=run, status__in=[RunStep.Status.PENDING, RunStep.Status.RUNNING]).update(
         status=RunStep.Status.CANCELLED
     )

@@ -23,7 +23,8 @@ def execute_run(run_id: int) -> str:
 
 @shared_task(name="scaffolder.recover_stale_runs")
 def recover_stale_runs() -> int:
-    """Enqueue runs whose worker died (lease expired) and pending runs whose message was lost."""
+    """Enqueue runs whose worker died (lease expired) and pending runs whose message was lost; remove the
+    workspaces dead workers left behind."""
     now = timezone.now()
     stale = ActionRun.objects.filter(
         Q(status=ActionRun.Status.RUNNING, lease_expires_at__lt=now)
@@ -34,6 +35,7 @@ def recover_stale_runs() -> int:
         logger.warning("run %s has no live worker; enqueueing it again", run_id)
         execute_run.delay(run_id)
         count += 1
+    engine.remove_stale_workspaces()
     return count
 
 

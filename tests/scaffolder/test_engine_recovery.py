@@ -1,5 +1,7 @@
 """Retries with backoff, cancellation between steps, the sweeper, and actions from catalog Templates."""
 
+import os
+
 import pytest
 from django.utils import timezone
 
@@ -65,7 +67,11 @@ def test_sweeper_enqueues_runs_whose_worker_died(member, team, shipped_actions):
     ActionRun.objects.filter(pk=alive.pk).update(
         status=ActionRun.Status.RUNNING, lease_expires_at=now + timezone.timedelta(seconds=60)
     )
+    leftover = engine.workspace_path(ActionRun.objects.get(pk=dead.pk)).parent / "99-1-deadbeef"
+    leftover.mkdir(parents=True)
+    os.utime(leftover, (0, 0))
     assert recover_stale_runs() == 1
+    assert not leftover.exists(), "a dead worker's workspace is removed"
     # A live lease keeps a second worker out.
     assert engine.execute_run(alive.pk) == "not claimed"
 
