@@ -72,10 +72,6 @@ def retry_backoff() -> float:
     return float(setting("RETRY_BACKOFF", 1.0))
 
 
-def github_configured() -> bool:
-    return github_config.load().configured
-
-
 def platform_context() -> dict[str, Any]:
     """The `platform` names step inputs read (see golden_paths/README.md)."""
     github = github_config.load()
