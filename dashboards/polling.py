@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +32,6 @@ SYSTEMS = {ARGOCD: "Argo CD", PROMETHEUS: "Prometheus", KUBERNETES: "Kubernetes"
 OUTSIDE_ERRORS = (ArgoCDError, PrometheusError, KubernetesError, GitHubError)
 # Pollers retry little: a failed cycle backs off across cycles instead of sleeping inside one.
 DEFAULT_POLL_RETRY = RetryPolicy(attempts=2, backoff=0.5, max_backoff=2.0, max_total_wait=5.0)
-_WAIT_HINT_RE = re.compile(r"asks to wait (\d+) s")
 
 
 def setting(name: str, default: Any) -> Any:
@@ -185,9 +183,8 @@ def backoff_seconds(failures: int, *, hint: float | None = None) -> float:
 
 
 def retry_hint(error: Exception) -> float | None:
-    """The wait a server asked for (Retry-After), as the clients put it in their messages."""
-    match = _WAIT_HINT_RE.search(str(error))
-    return float(match.group(1)) if match else None
+    """The wait a server asked for (Retry-After or rate-limit headers), as the client's error carries it."""
+    return getattr(error, "retry_after", None)
 
 
 def record_failure(

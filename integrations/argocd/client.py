@@ -46,14 +46,18 @@ _MAX_SERVER_MESSAGE = 500
 class ArgoCDError(Exception):
     """Anything that went wrong talking to Argo CD, with a message a person can act on.
 
-    `status` is the HTTP status (None when no answer came back); `code` the gRPC code from Argo CD's error body.
+    `status` is the HTTP status (None when no answer came back); `code` the gRPC code from Argo CD's error body;
+    `retry_after` the seconds the server asked to wait (Retry-After or rate-limit headers), when it said.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        self.retry_after = retry_after
 
 
 def setting_name(instance: str, field: str) -> str:
@@ -397,7 +401,9 @@ class ArgoCDClient:
             message = f"{where} failed to {action} ({status}: {detail}); Argo CD may be restarting, try again later"
         else:
             message = f"{where} refused to {action} ({status}: {detail})"
-        return ArgoCDError(self._redact(message), status=status, code=code)
+        return ArgoCDError(
+            self._redact(message), status=status, code=code, retry_after=server_wait_hint(response.headers)
+        )
 
     def _error_detail(self, response: httpx.Response) -> tuple[str, int | None]:
         """The message and gRPC code from Argo CD's error body `{"error", "code", "message"}`, or a short summary of a

@@ -42,14 +42,18 @@ class KubernetesError(Exception):
     """Anything that went wrong talking to a cluster, with a message a person can act on.
 
     `status` is the HTTP status (None when no answer came back); `reason` the Status object's reason
-    (Unauthorized, Forbidden, NotFound, Expired, TooManyRequests...).
+    (Unauthorized, Forbidden, NotFound, Expired, TooManyRequests...); `retry_after` the seconds the API server asked
+    to wait, when it said.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after
 
 
 def setting_name(cluster: str, field: str) -> str:
@@ -404,7 +408,8 @@ class KubernetesClient:
             text = f"{where}: {action} failed ({' '.join(str(exc.reason).split())[:300]})"
         else:
             text = f"{where} refused to {action} ({status}: {message})"
-        return KubernetesError(text, status=status, reason=reason)
+        retry_after = server_wait_hint(exc.headers) if exc.headers else None
+        return KubernetesError(text, status=status, reason=reason, retry_after=retry_after)
 
 
 def new_api_client(configuration: kubernetes.client.Configuration) -> kubernetes.client.ApiClient:

@@ -48,14 +48,23 @@ class PrometheusError(Exception):
     """Anything that went wrong querying Prometheus, with a message a person can act on.
 
     `status` is the HTTP status (None when no answer came back); `error_type` Prometheus's errorType (bad_data,
-    execution, timeout, canceled, internal, unavailable...) when it sent one.
+    execution, timeout, canceled, internal, unavailable...) when it sent one; `retry_after` the seconds the server
+    asked to wait, when it said.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, error_type: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.error_type = error_type
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -259,7 +268,12 @@ class PrometheusClient:
             error = str(body.get("error") or "no details")[:500]
             explanation = _ERROR_TYPES.get(error_type, f"failed ({error_type or 'unknown error'})")
             message = f"{where} {explanation} [{error_type}]: {error}"
-            return PrometheusError(self._redact(message), status=status, error_type=error_type or None)
+            return PrometheusError(
+                self._redact(message),
+                status=status,
+                error_type=error_type or None,
+                retry_after=server_wait_hint(response.headers),
+            )
         if status == 200:
             message = (
                 f"{where} answered '{action}' with something that is not the Prometheus API's JSON; check that "
@@ -291,7 +305,7 @@ class PrometheusClient:
         else:
             text = " ".join(response.text.split())[:200] or response.reason_phrase
             message = f"{where} failed to {action} ({status}: {text})"
-        return PrometheusError(self._redact(message), status=status)
+        return PrometheusError(self._redact(message), status=status, retry_after=server_wait_hint(response.headers))
 
     def _redact(self, text: str) -> str:
         # A proxy may echo request headers into an error page; never pass a credential on.

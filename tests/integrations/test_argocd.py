@@ -400,6 +400,7 @@ def test_a_retry_after_longer_than_the_wait_budget_is_reported_at_once(argocd):
 
     assert time.monotonic() - started < 1
     assert caught.value.status == 429
+    assert caught.value.retry_after == 120
     assert "rate limiting" in str(caught.value)
     assert "wait 120 s" in str(caught.value)
     assert argocd.count("GET", LIST) == 1

@@ -374,6 +374,7 @@ def test_a_retry_after_longer_than_the_wait_budget_is_reported_at_once(cluster):
 
     assert time.monotonic() - started < 1
     assert (caught.value.status, caught.value.reason) == (429, "TooManyRequests")
+    assert caught.value.retry_after == 300
     assert cluster.count() == 1
 
 

@@ -265,6 +265,7 @@ def test_rate_limiting_is_retried_within_the_wait_budget(prometheus_exact, proxy
         client.query("up")
     assert time.monotonic() - started < 1
     assert caught.value.status == 429
+    assert caught.value.retry_after == 3600
     assert proxy.count() == 1
 
 
