@@ -169,10 +169,10 @@ def open_source(location: Location) -> Iterator[Source]:
             raise CatalogError(f"Could not read the repository: {exc}") from exc
     elif location.type == Location.Type.GITHUB_ORG:
         from integrations.github import GitHubError
-        from integrations.github.config import client_from_config, load
+        from integrations.github.config import client_from_config
 
         try:
-            client = client_from_config(load())  # read the environment now, not at import
+            client = client_from_config()
             files = client.list_catalog_files(org=location.target, path=location.path or "catalog-info.yaml")
         except GitHubError as exc:
             raise CatalogError(f"Could not list the organisation's repositories: {exc}") from exc

@@ -48,15 +48,9 @@ def load(environ: Mapping[str, str] | None = None) -> GitHubConfig:
     )
 
 
-_CONFIG = load()
-GITHUB_URL = _CONFIG.url
-GITHUB_TOKEN = _CONFIG.token
-GITHUB_ORG = _CONFIG.org
-
-
 def describe(config: GitHubConfig | None = None) -> dict[str, str | bool]:
     """What the GitHub integration is set to, safe to show on a page or in a log: the token only as set/not set."""
-    config = config or _CONFIG
+    config = config or load()  # read now: the environment may have changed since import
     if config.configured:
         status = f"Connected to {config.url}" + (f", organisation {config.org}" if config.org else "")
         hint = "" if config.org else "Set GITHUB_ORG to discover catalog files across an organisation."
@@ -76,7 +70,7 @@ def describe(config: GitHubConfig | None = None) -> dict[str, str | bool]:
 
 def client_from_config(config: GitHubConfig | None = None) -> GitHubClient:
     """A client for the configured GitHub; GitHubError when no token is set."""
-    config = config or _CONFIG
+    config = config or load()
     if not config.configured:
         raise GitHubError(None, "GitHub is not configured: set GITHUB_TOKEN (and GITHUB_URL for GitHub Enterprise).")
     return GitHubClient(base_url=config.url, token=config.token)
