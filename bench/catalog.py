@@ -2,7 +2,8 @@
 
     python bench/catalog.py [--entities 50000] [--samples 30] [--keep]
 
-Runs against the server in DATABASE_URL, in a database of its own (its name + "_bench", created and dropped here), so
+Runs against the server in DATABASE_URL, in a database of its own (its name + "_bench_catalog", created and dropped
+here), so
 your data is never touched. It writes descriptor files for a synthetic organisation (about three relations per
 entity), ingests them through the normal path (a folder location and `location_refresh`), ingests them again
 unchanged, then times the pages in-process with Django's test client (server time: no network, no browser) and
@@ -12,43 +13,21 @@ counts their SQL queries. Prints readable figures, then one line of JSON with th
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def bench_database_url(url: str) -> str:
-    """The same server, another database: `<name>_bench` (PostgreSQL) or a temporary file (SQLite)."""
-    if not url or url.startswith("sqlite"):
-        return f"sqlite:///{tempfile.mkdtemp(prefix='portico-bench-')}/bench.sqlite3"
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench"))
-
-
-def recreate_postgres_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_postgres_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+from _support import (  # noqa: E402  (bench/ is on the path when run as a script)
+    bench_database_url,
+    drop_postgres_database,
+    is_postgres,
+    recreate_postgres_database,
+    time_page,
+)
 
 
 def write_organisation(folder: Path, entities: int) -> dict[str, int]:
@@ -138,37 +117,6 @@ def write_organisation(folder: Path, entities: int) -> dict[str, int]:
     }
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def time_page(client, url: str, samples: int) -> dict:
-    from django.db import connection
-
-    client.get(url)  # warm caches and connections
-    timings = []
-    queries = []  # counted with an execute wrapper: Django clears its own query log when a request starts
-
-    def count(execute, sql, params, many, context):
-        queries.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(count):
-        response = client.get(url)
-    assert response.status_code == 200, f"{url} answered {response.status_code}"
-    for _ in range(samples):
-        started = time.perf_counter()
-        client.get(url)
-        timings.append((time.perf_counter() - started) * 1000)
-    return {
-        "p50_ms": round(statistics.median(timings), 1),
-        "p95_ms": round(percentile(timings, 95), 1),
-        "queries": len(queries),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entities", type=int, default=50_000)
@@ -177,8 +125,8 @@ def main() -> None:
     args = parser.parse_args()
 
     source_url = os.environ.get("DATABASE_URL", "")
-    url = bench_database_url(source_url)
-    postgres = url.startswith(("postgres", "postgresql"))
+    url = bench_database_url(source_url, suffix="bench_catalog")
+    postgres = is_postgres(url)
     if postgres:
         recreate_postgres_database(url)
     os.environ["DATABASE_URL"] = url
@@ -258,9 +206,6 @@ def main() -> None:
         print(f"  {name:<24} {figure['p50_ms']:>8} {figure['p95_ms']:>8} {figure['queries']:>8}")
     print(json.dumps(figures))
     if postgres and not args.keep:
-        from django.db import connections
-
-        connections.close_all()
         drop_postgres_database(url)
 
 

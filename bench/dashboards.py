@@ -24,20 +24,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _bench_helpers():
-    """bench/catalog.py's database and timing helpers (its module name would shadow the catalog app)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_catalog", ROOT / "bench" / "catalog.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from _support import (  # noqa: E402  (bench/ is on the path when run as a script)
+    bench_database_url,
+    drop_postgres_database,
+    is_postgres,
+    recreate_postgres_database,
+    time_page,
+)
 
 
 def prometheus_blocks(services: list[str], storage: Path, at: int) -> None:
@@ -92,14 +89,10 @@ def main() -> None:
         cluster.add_pod("shop", f"{name}-0", labels={"app.kubernetes.io/name": name})
     setup_seconds = time.perf_counter() - started
 
-    helpers = _bench_helpers()
-    url = helpers.bench_database_url(os.environ.get("DATABASE_URL", ""))
-    postgres = url.startswith(("postgres", "postgresql"))
+    url = bench_database_url(os.environ.get("DATABASE_URL", ""), suffix="bench_dashboards")
+    postgres = is_postgres(url)
     if postgres:
-        # A database name of its own, so the catalog benchmark running at the same time does not drop ours.
-        parts = urlsplit(url)
-        url = urlunsplit(parts._replace(path=parts.path + "_dashboards"))
-        helpers.recreate_postgres_database(url)
+        recreate_postgres_database(url)
     os.environ.update(
         {
             "DATABASE_URL": url,
@@ -181,7 +174,7 @@ def main() -> None:
         "overview by owner": "/services/?owner=group:default/team-3",
         "API deployments": f"/api/dashboards/entities/component:default/{sample}/deployments/",
     }
-    page_figures = {name: helpers.time_page(client, page, args.samples) for name, page in pages.items()}
+    page_figures = {name: time_page(client, page, args.samples) for name, page in pages.items()}
 
     figures = {
         "database": "postgresql" if postgres else "sqlite",
@@ -208,10 +201,7 @@ def main() -> None:
     argocd.stop()
     cluster.stop()
     if postgres and not args.keep:
-        from django.db import connections
-
-        connections.close_all()
-        helpers.drop_postgres_database(url)
+        drop_postgres_database(url)
 
 
 if __name__ == "__main__":

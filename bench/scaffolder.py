@@ -25,25 +25,16 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def bench_database_url(url: str) -> str:
-    if not url or url.startswith("sqlite"):
-        return f"sqlite:///{tempfile.mkdtemp(prefix='portico-bench-')}/bench.sqlite3"
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_scaffolder_bench"))
-
-
-def postgres_admin(url: str, statement: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(statement.format(name=parts.path.lstrip("/")))
+from _support import (  # noqa: E402  (bench/ is on the path when run as a script)
+    bench_database_url,
+    drop_postgres_database,
+    is_postgres,
+    recreate_postgres_database,
+)
 
 
 def start_worker(name: str, queue: str, log: Path) -> subprocess.Popen:
@@ -105,11 +96,10 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
     args = parser.parse_args()
 
-    url = bench_database_url(os.environ.get("DATABASE_URL", ""))
-    postgres = url.startswith(("postgres", "postgresql"))
+    url = bench_database_url(os.environ.get("DATABASE_URL", ""), suffix="bench_scaffolder")
+    postgres = is_postgres(url)
     if postgres:
-        postgres_admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        postgres_admin(url, 'CREATE DATABASE "{name}"')
+        recreate_postgres_database(url)
     repos = Path(tempfile.mkdtemp(prefix="portico-bench-repos-"))
     os.environ["DATABASE_URL"] = url
     os.environ["SCAFFOLDER_REPOS_DIR"] = str(repos)
@@ -200,10 +190,7 @@ def main() -> None:
     )
     print(json.dumps(figures))
     if postgres and not args.keep:
-        from django.db import connections
-
-        connections.close_all()
-        postgres_admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_postgres_database(url)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from catalog.validators import (
     is_valid_url,
 )
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ROOT_FIELDS = ("apiVersion", "kind", "metadata", "spec", "relations", "status")
 _FILE_NODE_BUDGET_FACTOR = 10  # all documents of one file together may hold this many times max_nodes values
 _ENTITY_HINT = "expected a mapping with apiVersion, kind, metadata"
@@ -62,7 +64,7 @@ def load_documents(
             return [ParsedDocument(index=0, line=1, data=None, error=error, source=source)]
     else:
         text = content
-        if any("\ud800" <= char <= "\udfff" for char in text):
+        if _SURROGATE.search(text):
             error = "file is not valid Unicode text (it holds unpaired surrogates)"
             return [ParsedDocument(index=0, line=1, data=None, error=error, source=source)]
     text = text.removeprefix("\ufeff")
