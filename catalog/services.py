@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from jsonschema.exceptions import SchemaError
@@ -402,13 +402,12 @@ def entities_upsert(
         written = creations + changes
         target_refs = {ref for _, _, relations, _ in written for _, ref in relations}
         targets = dict(Entity.objects.filter(ref__in=target_refs).values_list("ref", "pk")) if target_refs else {}
-        Relation.objects.bulk_create(
+        _insert_relations(
             [
-                Relation(source=entity, type=rel_type, target_ref=ref, target_id=targets.get(ref))
+                (entity.pk, rel_type, ref, targets.get(ref))
                 for _, entity, relations, _ in written
                 for rel_type, ref in sorted(relations)
-            ],
-            batch_size=1000,
+            ]
         )
         if creations:
             # Relations that pointed at these entities before they existed now find them.
@@ -424,6 +423,25 @@ def entities_upsert(
                     actor=actor, verb="entity.create" if created else "entity.update", target=entity, changes=note
                 )
     return results
+
+
+def _insert_relations(rows: list[tuple[int, str, str, int | None]]) -> None:
+    """Insert (source id, type, target ref, target id) rows. On PostgreSQL through COPY: a catalog load writes about
+    four relations per entity, and COPY skips the per-value escaping a bulk INSERT pays for in Python."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Relation.objects.bulk_create(
+            [Relation(source_id=s, type=t, target_ref=r, target_id=i) for s, t, r, i in rows], batch_size=1000
+        )
+        return
+    table = Relation._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} (source_id, type, target_ref, target_id) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def entity_upsert_descriptor(
