@@ -414,8 +414,14 @@ def location_refresh(*, location: Location, actor=None, confirm_empty: bool = Fa
         else:
             # A file with any failed document orphans nothing: the broken document may be the old entity's.
             failed_files = collected.unreadable_files | {result.file for result in results if result.failed}
-            missing = location.entities.exclude(ref__in=accounted).exclude(source_file__in=failed_files)
-            report.orphaned = entity_mark_orphaned(entities=list(missing.only("pk", "ref", "orphaned")), actor=actor)
+            # The difference is taken here rather than as NOT IN (every ref of the location) in SQL.
+            missing = [
+                pk
+                for pk, ref, source_file in location.entities.values_list("pk", "ref", "source_file")
+                if ref not in accounted and source_file not in failed_files
+            ]
+            orphans = list(location.entities.filter(pk__in=missing).only("pk", "ref", "orphaned"))
+            report.orphaned = entity_mark_orphaned(entities=orphans, actor=actor)
             status = (
                 Location.Status.ERROR
                 if report.failed
