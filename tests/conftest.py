@@ -29,6 +29,26 @@ def member_client(client, member):
     return client
 
 
+@pytest.fixture
+def api(member):
+    """An API client signed in as the member."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(member)
+    return client
+
+
+@pytest.fixture
+def admin_api(admin_user):
+    """An API client signed in as a superuser."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
 def pytest_sessionstart(session):
     # In CI the suite must run against the real PostgreSQL and Redis, never silently on the embedded defaults.
     if os.environ.get("CI"):

@@ -20,20 +20,6 @@ def component(name, *, owner="team-a", tags=(), **spec):
 
 
 @pytest.fixture
-def api(member):
-    client = APIClient()
-    client.force_authenticate(member)
-    return client
-
-
-@pytest.fixture
-def admin_api(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
-
-
-@pytest.fixture
 def org():
     upsert("Group", "team-a", {"type": "team", "children": []})
     upsert("Group", "team-b", {"type": "team", "children": []})

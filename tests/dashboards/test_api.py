@@ -10,20 +10,6 @@ pytestmark = pytest.mark.django_db
 REF = "component:default/checkout"
 
 
-@pytest.fixture
-def api(member):
-    client = APIClient()
-    client.force_authenticate(member)
-    return client
-
-
-@pytest.fixture
-def admin_api(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
-
-
 def test_services_overview_with_health_and_owner_filter(argocd, make_service, api, django_assert_max_num_queries):
     make_service("checkout", owner="team-a")
     make_service("search", owner="team-b")

@@ -30,20 +30,6 @@ spec:
 """
 
 
-@pytest.fixture
-def api(member):
-    client = APIClient()
-    client.force_authenticate(member)
-    return client
-
-
-@pytest.fixture
-def admin_api(admin_user):
-    client = APIClient()
-    client.force_authenticate(admin_user)
-    return client
-
-
 def test_anonymous_gets_401(shipped_actions):
     client = APIClient()
     assert client.get("/api/scaffolder/actions/").status_code == 401
