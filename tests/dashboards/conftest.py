@@ -15,7 +15,7 @@ from integrations.http import RetryPolicy
 from tests.helpers import require_binary
 from tests.standins.argocd import ArgoCDStandin
 from tests.standins.kubernetes import KubernetesStandin
-from tests.standins.prometheus import OpenMetrics, PrometheusProcess, PrometheusProxy, create_blocks
+from tests.standins.prometheus import PrometheusProcess, PrometheusProxy, create_blocks, shop_metrics
 
 # Retries as the pollers do them, with waits short enough for tests.
 FAST_RETRY = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.05, max_total_wait=3.0)
@@ -97,18 +97,7 @@ def _exact_prometheus(tmp_path_factory) -> Iterator[ExactPrometheus]:
     binary, promtool = require_binary("prometheus"), require_binary("promtool")
     at = math.floor(time.time() / 60) * 60 - 3600
     times = [at - 1800 + 15 * step for step in range(121)]
-    metrics = OpenMetrics()
-    for labels, start, per_second in [
-        ({"service": "checkout", "code": "200"}, 1000, 1.0),
-        ({"service": "checkout", "code": "500"}, 100, 0.25),
-        ({"service": "search", "code": "200"}, 500, 2.0),
-    ]:
-        metrics.counter("http_requests_total", labels, [(t, start + per_second * (t - times[0])) for t in times])
-    metrics.histogram(
-        "http_request_duration_seconds",
-        {"service": "checkout"},
-        [(t, {0.1: 4 * n, 0.25: 8 * n, 0.5: 9 * n, 1.0: 10 * n}, 3.1 * n) for n, t in enumerate(times)],
-    )
+    metrics = shop_metrics(times)
     storage = tmp_path_factory.mktemp("dashboards-prometheus")
     create_blocks(metrics.text(), storage, promtool=promtool)
     process = PrometheusProcess(storage=storage, binary=binary).start()

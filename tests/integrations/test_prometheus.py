@@ -17,7 +17,7 @@ from integrations.prometheus import PrometheusClient, PrometheusError, prometheu
 from tests.helpers import require_binary
 from tests.integrations.conftest import FAST_RETRY
 from tests.standins._server import self_signed_certificate
-from tests.standins.prometheus import OpenMetrics, PrometheusProcess, PrometheusProxy, create_blocks
+from tests.standins.prometheus import PrometheusProcess, PrometheusProxy, create_blocks, shop_metrics
 
 pytestmark = pytest.mark.prometheus
 
@@ -43,18 +43,7 @@ def prometheus_exact(tmp_path_factory) -> Iterator[ExactPrometheus]:
     binary, promtool = require_binary("prometheus"), require_binary("promtool")
     at = math.floor(time.time() / 60) * 60 - 3600
     times = [at - 600 + 15 * step for step in range(41)]
-    metrics = OpenMetrics()
-    for labels, start, per_second in [
-        ({"service": "checkout", "code": "200"}, 1000, 1.0),
-        ({"service": "checkout", "code": "500"}, 100, 0.25),
-        ({"service": "search", "code": "200"}, 500, 2.0),
-    ]:
-        metrics.counter("http_requests_total", labels, [(t, start + per_second * (t - times[0])) for t in times])
-    metrics.histogram(
-        "http_request_duration_seconds",
-        {"service": "checkout"},
-        [(t, {0.1: 4 * n, 0.25: 8 * n, 0.5: 9 * n, 1.0: 10 * n}, 3.1 * n) for n, t in enumerate(times)],
-    )
+    metrics = shop_metrics(times)
     metrics.gauge("queue_depth", {"service": "checkout"}, [(t, math.nan) for t in times])
     metrics.gauge("queue_depth", {"service": "search"}, [(t, math.inf) for t in times])
     storage = tmp_path_factory.mktemp("prometheus-exact")

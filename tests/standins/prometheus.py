@@ -301,6 +301,26 @@ class OpenMetrics:
         return "\n".join([*out, "# EOF"]) + "\n"
 
 
+def shop_metrics(times: list[int]) -> OpenMetrics:
+    """The known samples the dashboards and client tests check numbers against, at each of `times` (seconds):
+    checkout serves 1 req/s of 200s and 0.25 req/s of 500s, search 2 req/s of 200s; checkout's latency histogram
+    puts 4 of every 10 requests under 0.1 s, 8 under 0.25 s, 9 under 0.5 s and all under 1 s (p50 0.1375 s,
+    p95 0.75 s)."""
+    metrics = OpenMetrics()
+    for labels, start, per_second in [
+        ({"service": "checkout", "code": "200"}, 1000, 1.0),
+        ({"service": "checkout", "code": "500"}, 100, 0.25),
+        ({"service": "search", "code": "200"}, 500, 2.0),
+    ]:
+        metrics.counter("http_requests_total", labels, [(t, start + per_second * (t - times[0])) for t in times])
+    metrics.histogram(
+        "http_request_duration_seconds",
+        {"service": "checkout"},
+        [(t, {0.1: 4 * n, 0.25: 8 * n, 0.5: 9 * n, 1.0: 10 * n}, 3.1 * n) for n, t in enumerate(times)],
+    )
+    return metrics
+
+
 def create_blocks(text: str, storage: Path, *, promtool: str = "promtool") -> None:
     """Write TSDB blocks holding exactly these samples into `storage` (start Prometheus on it afterwards)."""
     storage.mkdir(parents=True, exist_ok=True)
