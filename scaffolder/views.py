@@ -172,11 +172,16 @@ def action_validate(request: HttpRequest, identifier: str) -> HttpResponse:
     target = next((field for field in fields if field.name == name), None)
     if target is None:
         raise Http404("No such field.")
-    parts = [render_to_string("scaffolder/action_form.html#field", {"field": target, "action": action}, request)]
+    # `swapped`: a field that comes back while the person types elsewhere must not take the focus (autofocus).
+    parts = [
+        render_to_string(
+            "scaffolder/action_form.html#field", {"field": target, "action": action, "swapped": True}, request
+        )
+    ]
     for field in fields:
         if field.visible_when is not None and field.visible_when.field == name:
             field.errors = []  # a field that just appeared has not been filled yet
-            context = {"field": field, "action": action, "oob": True}
+            context = {"field": field, "action": action, "oob": True, "swapped": True}
             parts.append(render_to_string("scaffolder/action_form.html#field", context, request))
     return HttpResponse("".join(parts))
 

@@ -34,6 +34,7 @@ def test_create_a_service_and_open_it(page, login, output_dir, team, shipped_act
     page.locator("#field-name .field__errors").wait_for(state="detached")
     page.get_by_label("Description").fill("Takes payments.")
     page.get_by_label("Owning team").select_option("group:default/team-a")
+    page.wait_for_load_state("networkidle")  # the inline checks have answered and swapped their fields
     page.get_by_role("button", name="Next").click()
     page.get_by_label("Minimum replicas").wait_for()
     assert page.locator("#id-port").input_value() == "8000"

@@ -83,6 +83,16 @@ def test_validate_endpoint_returns_one_field_with_its_errors(member_client, team
     assert 'id="field-owner"' not in page
 
 
+def test_a_field_checked_while_the_person_types_elsewhere_does_not_take_the_focus(member_client, team, shipped_actions):
+    form = member_client.get("/create/python-service/").content.decode()
+    swapped = member_client.post(
+        "/create/python-service/validate/?field=name", {**SERVICE_INPUTS, "name": "x"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert "autofocus" in form.split('id="field-name"', 1)[1].split("</div>", 1)[0]
+    assert "autofocus" not in swapped
+
+
 def test_run_page_polls_until_finished(member_client, member, team, shipped_actions, repos_dir):
     run = run_request(actor=member, action=shipped_actions["python-service"], inputs=SERVICE_INPUTS)
     live = member_client.get(f"/runs/{run.pk}/?live=1", HTTP_HX_REQUEST="true")
